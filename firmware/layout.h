@@ -1,0 +1,54 @@
+// The guest-physical and port map of the Wisp x86_64 machine: the one source of truth for where
+// things live. Every other file asks here instead of repeating a number.
+#pragma once
+
+#include <cstdint>
+
+namespace wisp::layout {
+
+// Low memory (below 640 KiB): boot structures written by the loader.
+inline constexpr uint64_t kGdtAddress = 0x500;
+inline constexpr uint64_t kZeroPageAddress = 0x7000;  // boot_params
+inline constexpr uint64_t kPml4Address = 0x9000;
+inline constexpr uint64_t kPdptAddress = 0xa000;
+inline constexpr uint64_t kPageDirectoryAddress = 0xb000;  // four pages: identity-map 4 GiB
+inline constexpr uint64_t kIdentityMappedBytes = 4ull << 30;
+inline constexpr uint64_t kCmdlineAddress = 0x20000;
+inline constexpr uint64_t kCmdlineMaxBytes = 0x10000;
+inline constexpr uint64_t kEbdaStart = 0x9fc00;  // low RAM ends here in the e820 map
+
+// Legacy BIOS area; the ACPI tables (RSDP first) live in its top 128 KiB where the kernel scans.
+inline constexpr uint64_t kLegacyHoleStart = 0xa0000;
+inline constexpr uint64_t kAcpiTablesAddress = 0xe0000;
+inline constexpr uint64_t kAcpiTablesMaxBytes = 0x20000;
+
+// Main RAM starts at 1 MiB; the protected-mode kernel is loaded there.
+inline constexpr uint64_t kHighMemoryStart = 0x100000;
+inline constexpr uint64_t kKernelLoadAddress = 0x100000;
+
+// The 32-bit MMIO hole: RAM above its start continues at 4 GiB.
+inline constexpr uint64_t kMmioHoleStart = 0xc0000000;
+inline constexpr uint64_t kMmioHoleEnd = 0x100000000;
+inline constexpr uint64_t kIdentityMapPageAddress = 0xfeffc000;  // KVM_SET_IDENTITY_MAP_ADDR, 1 page
+inline constexpr uint64_t kTssAddress = 0xfeffd000;               // KVM_SET_TSS_ADDR, 3 pages
+inline constexpr uint64_t kIoApicAddress = 0xfec00000;
+inline constexpr uint64_t kLocalApicAddress = 0xfee00000;
+
+// Port I/O.
+inline constexpr uint16_t kCom1Port = 0x3f8;
+inline constexpr uint32_t kCom1Irq = 4;
+inline constexpr uint16_t kUartPortCount = 8;
+inline constexpr uint16_t kI8042DataPort = 0x60;
+inline constexpr uint16_t kI8042CommandPort = 0x64;
+inline constexpr uint16_t kDebugExitPort = 0xf4;
+inline constexpr uint16_t kDebugExitPortCount = 4;
+// ACPI hardware-reduced sleep and reset registers (FADT SLEEP_CONTROL_REG, SLEEP_STATUS_REG,
+// RESET_REG), one byte each.
+inline constexpr uint16_t kAcpiSleepControlPort = 0x600;
+inline constexpr uint16_t kAcpiSleepStatusPort = 0x601;
+inline constexpr uint16_t kAcpiResetPort = 0x602;
+inline constexpr uint8_t kAcpiResetValue = 0x1;
+inline constexpr uint8_t kAcpiS5SleepType = 5;  // the SLP_TYP that \_S5 names in the DSDT
+inline constexpr uint32_t kAcpiSciIrq = 9;
+
+}  // namespace wisp::layout

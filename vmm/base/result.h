@@ -1,0 +1,52 @@
+// Errors as values: Result<T> carries either a T or an Error that names what failed and why.
+#pragma once
+
+#include <cerrno>
+#include <cstring>
+#include <expected>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace wisp {
+
+class Error {
+ public:
+  explicit Error(std::string message) : message_(std::move(message)) {}
+
+  const std::string& message() const { return message_; }
+
+  // Prefixes the message with what was being done, e.g. "loading kernel: ...".
+  Error context(std::string_view what) const { return Error(fmt::format("{}: {}", what, message_)); }
+
+ private:
+  std::string message_;
+};
+
+template <typename T = void>
+class [[nodiscard]] Result : public std::expected<T, Error> {
+ public:
+  using std::expected<T, Error>::expected;
+};
+
+template <typename... Args>
+std::unexpected<Error> fail(fmt::format_string<Args...> format, Args&&... args) {
+  return std::unexpected(Error(fmt::format(format, std::forward<Args>(args)...)));
+}
+
+// An error naming a failed system call and errno's text: "open /dev/kvm: Permission denied".
+inline std::unexpected<Error> fail_errno(std::string_view what, int err = errno) {
+  return std::unexpected(Error(fmt::format("{}: {}", what, std::strerror(err))));
+}
+
+}  // namespace wisp
+
+// Evaluates a Result; on error returns it from the enclosing function, otherwise yields the value.
+#define TRY(expr)                                                   \
+  ({                                                                \
+    auto&& try_result_ = (expr);                                    \
+    if (!try_result_) return std::unexpected(std::move(try_result_).error()); \
+    std::move(*try_result_);                                        \
+  })

@@ -3,7 +3,7 @@
 # kernel's virtio modules under /lib/modules/<release>/ with a modules.dep for modprobe).
 # The result is cached by content: it is rebuilt only when an input changes.
 set -euo pipefail
-# shellcheck source=../lib.sh
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 usage() {
@@ -61,7 +61,7 @@ main() {
         build "$root" "$cached" "${modules[@]}"
     fi
     if ! cmp -s "$cached" "$out" 2>/dev/null; then
-        cp "$cached" "$out.tmp.$$" && mv "$out.tmp.$$" "$out" || die "cannot write $out"
+        { cp "$cached" "$out.tmp.$$" && mv "$out.tmp.$$" "$out"; } || die "cannot write $out"
     fi
 }
 

@@ -7,7 +7,7 @@
 # Compressed modules (.ko.xz/.ko.zst) are decompressed, as busybox insmod may not read them.
 # A second run downloads nothing; with the cache filled it also works offline.
 set -euo pipefail
-# shellcheck source=../lib.sh
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 usage() { echo "usage: $0   (prints the extracted kernel root on stdout)" >&2; exit 2; }

@@ -29,8 +29,9 @@ inline constexpr uint64_t kKernelLoadAddress = 0x100000;
 // The 32-bit MMIO hole: RAM above its start continues at 4 GiB.
 inline constexpr uint64_t kMmioHoleStart = 0xc0000000;
 inline constexpr uint64_t kMmioHoleEnd = 0x100000000;
-inline constexpr uint64_t kIdentityMapPageAddress = 0xfeffc000;  // KVM_SET_IDENTITY_MAP_ADDR, 1 page
-inline constexpr uint64_t kTssAddress = 0xfeffd000;               // KVM_SET_TSS_ADDR, 3 pages
+inline constexpr uint64_t kIdentityMapPageAddress =
+    0xfeffc000;                                      // KVM_SET_IDENTITY_MAP_ADDR, 1 page
+inline constexpr uint64_t kTssAddress = 0xfeffd000;  // KVM_SET_TSS_ADDR, 3 pages
 inline constexpr uint64_t kIoApicAddress = 0xfec00000;
 inline constexpr uint64_t kLocalApicAddress = 0xfee00000;
 

@@ -19,7 +19,9 @@ class Error {
   const std::string& message() const { return message_; }
 
   // Prefixes the message with what was being done, e.g. "loading kernel: ...".
-  Error context(std::string_view what) const { return Error(fmt::format("{}: {}", what, message_)); }
+  Error context(std::string_view what) const {
+    return Error(fmt::format("{}: {}", what, message_));
+  }
 
  private:
   std::string message_;
@@ -41,12 +43,29 @@ inline std::unexpected<Error> fail_errno(std::string_view what, int err = errno)
   return std::unexpected(Error(fmt::format("{}: {}", what, std::strerror(err))));
 }
 
+namespace detail {
+// What TRY yields: the value moved out, or nothing for Result<void>.
+template <typename T>
+T take_value(std::expected<T, Error>& result) {
+  return std::move(*result);
+}
+inline void take_value(std::expected<void, Error>&) {}
+}  // namespace detail
+
 }  // namespace wisp
 
 // Evaluates a Result; on error returns it from the enclosing function, otherwise yields the value.
-#define TRY(expr)                                                   \
-  ({                                                                \
-    auto&& try_result_ = (expr);                                    \
+#define TRY(expr)                                                             \
+  ({                                                                          \
+    auto&& try_result_ = (expr);                                              \
     if (!try_result_) return std::unexpected(std::move(try_result_).error()); \
-    std::move(*try_result_);                                        \
+    ::wisp::detail::take_value(try_result_);                                  \
+  })
+
+// Like TRY, but prefixes an error with what was being done (a std::string or string literal).
+#define TRY_CONTEXT(expr, what)                                                             \
+  ({                                                                                        \
+    auto&& try_result_ = (expr);                                                            \
+    if (!try_result_) return std::unexpected(std::move(try_result_).error().context(what)); \
+    ::wisp::detail::take_value(try_result_);                                                \
   })

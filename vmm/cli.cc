@@ -1,0 +1,67 @@
+#include "vmm/cli.h"
+
+#include <CLI/CLI.hpp>
+
+#include "vmm/exit_status.h"
+
+namespace wisp {
+namespace {
+
+constexpr const char* kExitStatusHelp =
+    "Exit status: 0 guest powered off; odd (v<<1)|1 guest wrote v to the debug-exit port 0xf4; "
+    "2 bad usage; 4 guest reset; 6 triple fault; 10 VMM or KVM error; 12 Ctrl-A x, SIGINT or "
+    "SIGTERM.";
+
+// An option whose text goes through one of our parse functions; a parse error is a usage error.
+template <typename T, typename Parse>
+void add_parsed_option(CLI::App* app, const std::string& name, T& target, Parse parse,
+                       const std::string& help) {
+  app->add_option_function<std::string>(
+      name,
+      [&target, parse, name](const std::string& text) {
+        auto result = parse(text);
+        if (!result) throw CLI::ValidationError(name, result.error().message());
+        target = *result;
+      },
+      help);
+}
+
+}  // namespace
+
+std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit) {
+  Command command;
+  VmConfig& config = command.config;
+  CLI::App app("Wisp: a small, fast KVM virtual machine monitor", "wisp");
+  app.set_version_flag("--version", fmt::format("wisp {}", WISP_VERSION));
+  app.require_subcommand(1);
+  app.footer(kExitStatusHelp);
+
+  CLI::App* run = app.add_subcommand("run", "Boot a Linux kernel (bzImage) on the serial console");
+  run->add_option("--kernel", config.kernel_path, "Kernel image (bzImage)")->required();
+  run->add_option("--initrd", config.initrd_path, "Initial ramdisk");
+  run->add_option("--cmdline", config.cmdline, "Kernel command line")->capture_default_str();
+  run->add_option("--cpus", config.cpus, "Number of vCPUs")->capture_default_str();
+  add_parsed_option(run, "--memory", config.memory_bytes, parse_size,
+                    "Guest memory, e.g. 512M or 2G (default 512M)");
+  add_parsed_option(run, "--serial", config.serial, parse_serial,
+                    "Serial console: stdio (default), file=PATH or none");
+  add_parsed_option(run, "--on-reboot", config.on_reboot, parse_reboot_action,
+                    "What a guest reboot does: exit (default) or restart");
+  run->add_flag_function(
+      "-v,--verbose",
+      [&](int64_t count) {
+        command.log_level = count > 1 ? log::Level::kDebug : log::Level::kInfo;
+      },
+      "Log more (unhandled device accesses; twice for debug output)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    int status = app.exit(error);
+    early_exit = status == 0 ? 0 : kExitUsage;
+    return std::nullopt;
+  }
+  return command;
+}
+
+}  // namespace wisp

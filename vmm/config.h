@@ -1,0 +1,45 @@
+// Everything `wisp run` is asked to do, parsed and validated before anything is created.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "vmm/base/result.h"
+
+namespace wisp {
+
+enum class SerialMode { kStdio, kFile, kNone };
+enum class RebootAction { kExit, kRestart };
+
+struct SerialConfig {
+  SerialMode mode = SerialMode::kStdio;
+  std::string path;  // for kFile
+};
+
+struct VmConfig {
+  std::string kernel_path;
+  std::string initrd_path;
+  std::string cmdline = "console=ttyS0";
+  uint32_t cpus = 1;
+  uint64_t memory_bytes = 512ull << 20;
+  SerialConfig serial;
+  RebootAction on_reboot = RebootAction::kExit;
+};
+
+inline constexpr uint64_t kMinimumMemoryBytes = 4ull << 20;
+inline constexpr uint32_t kMaximumCpus = 255;  // xAPIC IDs in the MADT
+
+// "512M", "2G", "64K", "1T", or a plain number of MiB as QEMU's -m takes it.
+Result<uint64_t> parse_size(std::string_view text);
+// "stdio", "none" or "file=PATH".
+Result<SerialConfig> parse_serial(std::string_view text);
+Result<RebootAction> parse_reboot_action(std::string_view text);
+
+// Checks values against each other and the host: the memory the host has, the kernel file.
+Result<void> validate(const VmConfig& config, uint64_t host_memory_bytes);
+
+// MemTotal from /proc/meminfo.
+Result<uint64_t> host_memory_bytes();
+
+}  // namespace wisp

@@ -1,0 +1,78 @@
+// The serial console on the host side: the terminal in raw mode (always restored), host input
+// fed to the guest's UART with back-pressure, the Ctrl-A escape, and where output goes.
+#pragma once
+
+#include <termios.h>
+
+#include <memory>
+#include <vector>
+
+#include "devices/legacy/serial.h"
+#include "vmm/base/fd.h"
+#include "vmm/base/vm_stop.h"
+#include "vmm/event_loop.h"
+
+namespace wisp {
+
+// Puts a terminal in raw mode and restores it when destroyed, or when the process dies of a
+// fatal signal.
+class RawTerminal {
+ public:
+  // Does nothing (and returns an inert guard) when `fd` is not a terminal.
+  static std::unique_ptr<RawTerminal> enter(int fd);
+  ~RawTerminal();
+  RawTerminal(const RawTerminal&) = delete;
+  RawTerminal& operator=(const RawTerminal&) = delete;
+
+ private:
+  RawTerminal() = default;
+  int fd_ = -1;
+  termios saved_{};
+};
+
+// Writes every byte to a file descriptor (the terminal or a log file).
+class FdSink final : public ByteSink {
+ public:
+  explicit FdSink(int fd) : fd_(fd) {}
+  void write(std::span<const uint8_t> bytes) override;
+
+ private:
+  int fd_;
+};
+
+class NullSink final : public ByteSink {
+ public:
+  void write(std::span<const uint8_t>) override {}
+};
+
+// Reads host input and offers it to the UART. Ctrl-A x quits; Ctrl-A Ctrl-A sends one Ctrl-A.
+class ConsoleInput {
+ public:
+  static constexpr uint8_t kEscape = 0x01;  // Ctrl-A
+  static constexpr uint8_t kQuit = 'x';
+
+  ConsoleInput(int fd, Serial& serial, VmStopper& stopper, EventLoop& loop, EventFd space)
+      : fd_(fd), serial_(serial), stopper_(stopper), loop_(loop), space_(std::move(space)) {}
+  Result<void> start();
+
+ private:
+  bool read_input();
+  void on_readable();
+  void on_space();
+  void deliver();
+  void translate(std::span<const uint8_t> input);
+
+  int fd_;
+  Serial& serial_;
+  VmStopper& stopper_;
+  EventLoop& loop_;
+  EventFd space_;
+  std::vector<uint8_t> pending_;  // read from the host, not yet taken by the UART
+  size_t pending_offset_ = 0;
+  bool after_escape_ = false;
+  bool watching_input_ = false;
+  bool input_closed_ = false;
+  bool pollable_ = true;
+};
+
+}  // namespace wisp

@@ -1,0 +1,75 @@
+#include "vmm/event_loop.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+namespace wisp {
+
+Result<EventLoop> EventLoop::create() {
+  Fd epoll(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll.valid()) return fail_errno("epoll_create1");
+  Fd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake.valid()) return fail_errno("eventfd");
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.fd = wake.get();
+  if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, wake.get(), &event) < 0)
+    return fail_errno("epoll_ctl");
+  return EventLoop(std::move(epoll), std::move(wake));
+}
+
+Result<void> EventLoop::watch(int fd, Handler handler) {
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.fd = fd;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) < 0) return fail_errno("epoll_ctl add");
+  handlers_[fd] = std::move(handler);
+  return {};
+}
+
+void EventLoop::unwatch(int fd) {
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  handlers_.erase(fd);
+}
+
+void EventLoop::quit() {
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof(one));
+}
+
+Result<void> EventLoop::run() {
+  constexpr int kMaxEvents = 8;
+  epoll_event events[kMaxEvents];
+  while (true) {
+    int ready = ::epoll_wait(epoll_.get(), events, kMaxEvents, -1);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) return fail_errno("epoll_wait");
+    for (int i = 0; i < ready; ++i) {
+      int fd = events[i].data.fd;
+      if (fd == wake_.get()) return {};
+      auto handler = handlers_.find(fd);
+      if (handler != handlers_.end()) {
+        Handler copy = handler->second;  // the handler may unwatch itself
+        copy();
+      }
+    }
+  }
+}
+
+Result<EventFd> EventFd::create() {
+  Fd fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!fd.valid()) return fail_errno("eventfd");
+  return EventFd(std::move(fd));
+}
+
+void EventFd::signal() const {
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(fd_.get(), &one, sizeof(one));
+}
+
+void EventFd::drain() const {
+  uint64_t count;
+  [[maybe_unused]] ssize_t n = ::read(fd_.get(), &count, sizeof(count));
+}
+
+}  // namespace wisp

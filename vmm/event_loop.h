@@ -1,0 +1,47 @@
+// The VMM's asynchronous side: one epoll loop on the main thread serving the console's input,
+// signals and wake-ups from other threads.
+#pragma once
+
+#include <functional>
+#include <map>
+
+#include "vmm/base/fd.h"
+#include "vmm/base/result.h"
+
+namespace wisp {
+
+class EventLoop {
+ public:
+  using Handler = std::function<void()>;
+
+  static Result<EventLoop> create();
+
+  // Calls `handler` whenever `fd` is readable (or hung up), until removed.
+  Result<void> watch(int fd, Handler handler);
+  void unwatch(int fd);
+
+  // Serves events until quit() is called (from a handler or any thread).
+  Result<void> run();
+  void quit();
+
+ private:
+  EventLoop(Fd epoll, Fd wake) : epoll_(std::move(epoll)), wake_(std::move(wake)) {}
+  Fd epoll_;
+  Fd wake_;  // eventfd: quit() from another thread
+  std::map<int, Handler> handlers_;
+};
+
+// An eventfd used as a wake-up signal between threads.
+class EventFd {
+ public:
+  static Result<EventFd> create();
+  void signal() const;
+  void drain() const;
+  int fd() const { return fd_.get(); }
+
+ private:
+  explicit EventFd(Fd fd) : fd_(std::move(fd)) {}
+  Fd fd_;
+};
+
+}  // namespace wisp

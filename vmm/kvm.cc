@@ -1,0 +1,70 @@
+#include "vmm/kvm.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+
+#include "vmm/kvm_list.h"
+
+namespace wisp {
+
+Result<int> checked_ioctl(int fd, unsigned long request, unsigned long argument,
+                          std::string_view what) {
+  int ret;
+  do {
+    ret = ::ioctl(fd, request, argument);
+  } while (ret < 0 && errno == EINTR);
+  if (ret < 0) return fail_errno(what);
+  return ret;
+}
+
+Result<KvmSystem> KvmSystem::open(const char* path) {
+  Fd fd(::open(path, O_RDWR | O_CLOEXEC));
+  if (!fd.valid()) {
+    int err = errno;
+    if (err == ENOENT)
+      return fail(
+          "{} does not exist: KVM is not available on this host (is the kvm module "
+          "loaded?)",
+          path);
+    if (err == EACCES || err == EPERM)
+      return fail("{}: permission denied (add yourself to the kvm group or run as root)", path);
+    return fail_errno(fmt::format("open {}", path), err);
+  }
+  int version = TRY(checked_ioctl(fd.get(), KVM_GET_API_VERSION, 0ul, "KVM_GET_API_VERSION"));
+  if (version != KVM_API_VERSION)
+    return fail("KVM API version {} is not the supported {}", version, KVM_API_VERSION);
+  return KvmSystem(std::move(fd));
+}
+
+int KvmSystem::check(long capability) const {
+  int ret = ::ioctl(fd_.get(), KVM_CHECK_EXTENSION, capability);
+  return ret < 0 ? 0 : ret;
+}
+
+Result<void> KvmSystem::require(long capability, std::string_view name) const {
+  if (check(capability) <= 0) return fail("KVM lacks a required capability: {}", name);
+  return {};
+}
+
+Result<std::vector<kvm_cpuid_entry2>> KvmSystem::supported_cpuid() const {
+  // Grow the buffer until KVM stops answering E2BIG.
+  for (uint32_t capacity = 128; capacity <= 4096; capacity *= 2) {
+    KvmList<kvm_cpuid_entry2> cpuid(capacity);
+    if (::ioctl(fd_.get(), kKvmGetSupportedCpuid, cpuid.data()) == 0)
+      return std::vector<kvm_cpuid_entry2>(cpuid.entries(), cpuid.entries() + cpuid.count());
+    if (errno != E2BIG) return fail_errno("KVM_GET_SUPPORTED_CPUID");
+  }
+  return fail("KVM_GET_SUPPORTED_CPUID: more than 4096 entries");
+}
+
+Result<size_t> KvmSystem::vcpu_mmap_size() const {
+  int size = TRY(checked_ioctl(fd_.get(), KVM_GET_VCPU_MMAP_SIZE, 0ul, "KVM_GET_VCPU_MMAP_SIZE"));
+  return static_cast<size_t>(size);
+}
+
+Result<Fd> KvmSystem::create_vm() const {
+  int vm = TRY(checked_ioctl(fd_.get(), KVM_CREATE_VM, 0ul, "KVM_CREATE_VM"));
+  return Fd(vm);
+}
+
+}  // namespace wisp

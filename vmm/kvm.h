@@ -1,0 +1,42 @@
+// Thin wrappers over the KVM file descriptors: the system (/dev/kvm), a VM, a vCPU. Each call
+// names the ioctl that failed. Nothing here knows about devices or the guest's layout.
+#pragma once
+
+#include <linux/kvm.h>
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "vmm/base/fd.h"
+#include "vmm/base/mapping.h"
+#include "vmm/base/result.h"
+
+namespace wisp {
+
+// ioctl with EINTR retried and failure turned into an error naming `what`.
+Result<int> checked_ioctl(int fd, unsigned long request, unsigned long argument,
+                          std::string_view what);
+template <typename T>
+Result<int> checked_ioctl(int fd, unsigned long request, T* argument, std::string_view what) {
+  return checked_ioctl(fd, request, reinterpret_cast<unsigned long>(argument), what);
+}
+
+class KvmSystem {
+ public:
+  static Result<KvmSystem> open(const char* path = "/dev/kvm");
+
+  // Fails with the capability's name when KVM lacks it.
+  Result<void> require(long capability, std::string_view name) const;
+  int check(long capability) const;
+  Result<std::vector<kvm_cpuid_entry2>> supported_cpuid() const;
+  Result<size_t> vcpu_mmap_size() const;
+  Result<Fd> create_vm() const;
+  int fd() const { return fd_.get(); }
+
+ private:
+  explicit KvmSystem(Fd fd) : fd_(std::move(fd)) {}
+  Fd fd_;
+};
+
+}  // namespace wisp

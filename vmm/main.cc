@@ -1,0 +1,51 @@
+// wisp: parse the command line, build the VM, run it, and exit with a status that says how the
+// guest ended (see exit_status.h).
+#include <signal.h>
+
+#include "vmm/base/log.h"
+#include "vmm/cli.h"
+#include "vmm/exit_status.h"
+#include "vmm/vm.h"
+
+namespace {
+
+// Builds and runs the VM, again after a guest reboot when asked to.
+int run_vm(const wisp::VmConfig& config) {
+  while (true) {
+    auto vm = wisp::Vm::create(config);
+    if (!vm) {
+      wisp::log::error("{}", vm.error().message());
+      return wisp::kExitError;
+    }
+    auto reason = (*vm)->run();
+    if (!reason) {
+      wisp::log::error("{}", reason.error().message());
+      return wisp::kExitError;
+    }
+    if (reason->kind == wisp::StopKind::kReset && config.on_reboot == wisp::RebootAction::kRestart)
+      continue;
+    if (!reason->detail.empty()) wisp::log::error("{}", reason->detail);
+    return wisp::exit_status(*reason);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ::signal(SIGPIPE, SIG_IGN);  // a closed console output must not kill the VMM
+  int early_exit = 0;
+  std::optional<wisp::Command> command = wisp::parse_command_line(argc, argv, early_exit);
+  if (!command) return early_exit;
+  wisp::log::set_level(command->log_level);
+
+  auto host_memory = wisp::host_memory_bytes();
+  if (!host_memory) {
+    wisp::log::error("{}", host_memory.error().message());
+    return wisp::kExitError;
+  }
+  if (auto valid = wisp::validate(command->config, *host_memory); !valid) {
+    wisp::log::error("{}", valid.error().message());
+    return wisp::kExitUsage;
+  }
+  return run_vm(command->config);
+}

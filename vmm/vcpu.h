@@ -1,0 +1,67 @@
+// One virtual CPU: its KVM fd and shared kvm_run page, its boot-time register state, and the
+// exit loop. The vCPU knows no bus: I/O exits go to a VcpuExitHandler.
+#pragma once
+
+#include <linux/kvm.h>
+#include <pthread.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "vmm/base/fd.h"
+#include "vmm/base/mapping.h"
+#include "vmm/base/result.h"
+#include "vmm/base/vm_stop.h"
+
+namespace wisp {
+
+class VcpuExitHandler {
+ public:
+  virtual ~VcpuExitHandler() = default;
+  virtual void port_read(uint16_t port, std::span<uint8_t> data) = 0;
+  virtual void port_write(uint16_t port, std::span<const uint8_t> data) = 0;
+  virtual void mmio_read(uint64_t address, std::span<uint8_t> data) = 0;
+  virtual void mmio_write(uint64_t address, std::span<const uint8_t> data) = 0;
+};
+
+class Vcpu {
+ public:
+  static Result<std::unique_ptr<Vcpu>> create(int vm_fd, uint32_t index, size_t run_size);
+
+  uint32_t index() const { return index_; }
+
+  Result<void> set_cpuid(const std::vector<kvm_cpuid_entry2>& entries);
+  // MSRs, FPU and local APIC LINT pins as a real machine's firmware leaves them.
+  Result<void> set_boot_state();
+  // Long mode at `entry` with %rsi = `boot_params` (the boot CPU only; others wait for SIPI).
+  Result<void> set_long_mode_entry(uint64_t entry, uint64_t boot_params);
+
+  // Runs the guest until the VM stops; returns why this vCPU stopped, if it was the cause.
+  std::optional<StopReason> run(VcpuExitHandler& handler, const std::atomic<bool>& stopping);
+
+  // Makes a running or about-to-run KVM_RUN return. Safe from any thread once run() started.
+  void kick();
+  void set_thread(pthread_t thread) { thread_.store(thread); }
+
+  // The signal kick() uses; installed once per process with an empty handler.
+  static void install_kick_signal();
+  static int kick_signal();
+
+ private:
+  Vcpu(uint32_t index, Fd fd, Mapping run)
+      : index_(index), fd_(std::move(fd)), run_(std::move(run)) {}
+  kvm_run* shared() const { return reinterpret_cast<kvm_run*>(run_.data()); }
+  std::optional<StopReason> handle_exit(VcpuExitHandler& handler);
+  std::optional<StopReason> handle_io(VcpuExitHandler& handler);
+
+  uint32_t index_;
+  Fd fd_;
+  Mapping run_;
+  std::atomic<pthread_t> thread_{0};
+};
+
+}  // namespace wisp

@@ -1,0 +1,251 @@
+#include "vmm/vm.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+
+#include "devices/legacy/acpi_pm.h"
+#include "devices/legacy/debug_exit.h"
+#include "devices/legacy/i8042.h"
+#include "devices/legacy/null_device.h"
+#include "firmware/layout.h"
+#include "firmware/linux_loader.h"
+#include "firmware/memory_map.h"
+#include "vmm/console.h"
+#include "vmm/cpuid.h"
+
+namespace wisp {
+namespace {
+
+constexpr uint16_t kPostCodePort = 0x80;
+constexpr size_t kMaxUnhandledAddressesLogged = 32;
+
+// An interrupt line into KVM's in-kernel PIC and IOAPIC.
+class KvmIrqLine final : public IrqLine {
+ public:
+  KvmIrqLine(int vm_fd, uint32_t gsi) : vm_fd_(vm_fd), gsi_(gsi) {}
+  void set_level(bool high) override {
+    kvm_irq_level level{};
+    level.irq = gsi_;
+    level.level = high ? 1 : 0;
+    if (auto result = checked_ioctl(vm_fd_, KVM_IRQ_LINE, &level, "KVM_IRQ_LINE"); !result)
+      log::error("raising IRQ {}: {}", gsi_, result.error().message());
+  }
+
+ private:
+  int vm_fd_;
+  uint32_t gsi_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config) {
+  KvmSystem kvm = TRY(KvmSystem::open());
+  Fd vm_fd = TRY(kvm.create_vm());
+  EventLoop loop = TRY(EventLoop::create());
+  std::unique_ptr<Vm> vm(new Vm(config, std::move(kvm), std::move(vm_fd), std::move(loop)));
+  TRY(vm->check_capabilities());
+  TRY(vm->create_irqchip());
+  TRY(vm->create_memory());
+  TRY(vm->create_devices());
+  TRY(vm->load_kernel());
+  TRY(vm->create_vcpus());
+  return vm;
+}
+
+Vm::~Vm() {
+  stop_vcpus();
+}
+
+Result<void> Vm::check_capabilities() const {
+  constexpr std::pair<long, const char*> kRequired[] = {
+      {KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"},
+      {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+      {KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
+      {KVM_CAP_SET_IDENTITY_MAP_ADDR, "KVM_CAP_SET_IDENTITY_MAP_ADDR"},
+      {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+      {KVM_CAP_PIT2, "KVM_CAP_PIT2"},
+      {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
+  };
+  for (auto [capability, name] : kRequired) TRY(kvm_.require(capability, name));
+  int max_vcpus = kvm_.check(KVM_CAP_MAX_VCPUS);
+  if (max_vcpus <= 0) max_vcpus = kvm_.check(KVM_CAP_NR_VCPUS);
+  if (max_vcpus > 0 && config_.cpus > static_cast<uint32_t>(max_vcpus))
+    return fail("--cpus {} is more than KVM allows on this host ({})", config_.cpus, max_vcpus);
+  return {};
+}
+
+Result<void> Vm::create_irqchip() {
+  uint64_t identity_map = layout::kIdentityMapPageAddress;
+  TRY(checked_ioctl(vm_fd_.get(), KVM_SET_IDENTITY_MAP_ADDR, &identity_map,
+                    "KVM_SET_IDENTITY_MAP_ADDR"));
+  TRY(checked_ioctl(vm_fd_.get(), KVM_SET_TSS_ADDR, layout::kTssAddress, "KVM_SET_TSS_ADDR"));
+  TRY(checked_ioctl(vm_fd_.get(), KVM_CREATE_IRQCHIP, 0ul, "KVM_CREATE_IRQCHIP"));
+  kvm_pit_config pit{};  // flags 0: KVM also serves the speaker port 0x61
+  TRY(checked_ioctl(vm_fd_.get(), KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2"));
+  return {};
+}
+
+Result<void> Vm::create_memory() {
+  uint32_t slot = 0;
+  for (const RamRange& range : ram_ranges(config_.memory_bytes)) {
+    Mapping mapping =
+        TRY_CONTEXT(Mapping::anonymous(range.size),
+                    fmt::format("allocating {} MiB of guest memory", range.size >> 20));
+    kvm_userspace_memory_region region{};
+    region.slot = slot++;
+    region.guest_phys_addr = range.start;
+    region.memory_size = range.size;
+    region.userspace_addr = reinterpret_cast<uint64_t>(mapping.data());
+    TRY(checked_ioctl(vm_fd_.get(), KVM_SET_USER_MEMORY_REGION, &region,
+                      "KVM_SET_USER_MEMORY_REGION"));
+    TRY(memory_.add_region(range.start, std::move(mapping)));
+  }
+  return {};
+}
+
+Result<void> Vm::open_serial_output() {
+  switch (config_.serial.mode) {
+    case SerialMode::kStdio:
+      serial_output_ = std::make_unique<FdSink>(STDOUT_FILENO);
+      break;
+    case SerialMode::kFile:
+      serial_file_.reset(
+          ::open(config_.serial.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+      if (!serial_file_.valid())
+        return fail_errno(fmt::format("cannot open serial output {}", config_.serial.path));
+      serial_output_ = std::make_unique<FdSink>(serial_file_.get());
+      break;
+    case SerialMode::kNone:
+      serial_output_ = std::make_unique<NullSink>();
+      break;
+  }
+  return {};
+}
+
+Result<void> Vm::create_devices() {
+  TRY(open_serial_output());
+  com1_irq_ = std::make_unique<KvmIrqLine>(vm_fd_.get(), layout::kCom1Irq);
+  com1_ = std::make_shared<Serial>(*com1_irq_, *serial_output_);
+  TRY(port_bus_.add(layout::kCom1Port, layout::kUartPortCount, com1_, "COM1"));
+  TRY(port_bus_.add(layout::kI8042DataPort, I8042::kPortCount, std::make_shared<I8042>(*this),
+                    "i8042"));
+  TRY(port_bus_.add(layout::kDebugExitPort, layout::kDebugExitPortCount,
+                    std::make_shared<DebugExit>(*this), "debug-exit"));
+  TRY(port_bus_.add(layout::kAcpiSleepControlPort, AcpiPowerManagement::kPortCount,
+                    std::make_shared<AcpiPowerManagement>(*this, layout::kAcpiS5SleepType,
+                                                          layout::kAcpiResetValue),
+                    "ACPI PM"));
+  TRY(port_bus_.add(kPostCodePort, 1, std::make_shared<NullDevice>(), "POST code"));
+  return {};
+}
+
+Result<void> Vm::load_kernel() {
+  LinuxBootConfig boot{config_.kernel_path, config_.initrd_path, config_.cmdline,
+                       config_.memory_bytes, config_.cpus};
+  LinuxEntry entry = TRY(load_linux(memory_, boot));
+  entry_ = entry.entry;
+  boot_params_ = entry.boot_params;
+  return {};
+}
+
+Result<void> Vm::create_vcpus() {
+  size_t run_size = TRY(kvm_.vcpu_mmap_size());
+  std::vector<kvm_cpuid_entry2> supported = TRY(kvm_.supported_cpuid());
+  for (uint32_t index = 0; index < config_.cpus; ++index) {
+    std::unique_ptr<Vcpu> vcpu = TRY(Vcpu::create(vm_fd_.get(), index, run_size));
+    TRY(vcpu->set_cpuid(vcpu_cpuid(supported, index, config_.cpus)));
+    TRY(vcpu->set_boot_state());
+    // Other vCPUs wait in KVM for the INIT/SIPI the guest sends them.
+    if (index == 0) TRY(vcpu->set_long_mode_entry(entry_, boot_params_));
+    vcpus_.push_back(std::move(vcpu));
+  }
+  return {};
+}
+
+Result<StopReason> Vm::run() {
+  // SIGINT and SIGTERM arrive through a signalfd; every thread created below inherits the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  Fd signals(::signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!signals.valid()) return fail_errno("signalfd");
+  TRY(loop_.watch(signals.get(), [this] { request_stop({StopKind::kUserQuit}); }));
+
+  std::unique_ptr<RawTerminal> terminal;
+  std::unique_ptr<ConsoleInput> input;
+  if (config_.serial.mode == SerialMode::kStdio) {
+    terminal = RawTerminal::enter(STDIN_FILENO);
+    input =
+        std::make_unique<ConsoleInput>(STDIN_FILENO, *com1_, *this, loop_, TRY(EventFd::create()));
+    TRY(input->start());
+  }
+
+  Vcpu::install_kick_signal();
+  for (auto& vcpu : vcpus_) threads_.emplace_back([this, &vcpu] { vcpu_thread(*vcpu); });
+  Result<void> served = loop_.run();
+  stop_vcpus();
+  com1_->set_receive_space_callback(nullptr);
+  if (!served) return std::unexpected(served.error());
+  std::lock_guard lock(stop_mutex_);
+  return *stop_reason_;
+}
+
+void Vm::vcpu_thread(Vcpu& vcpu) {
+  vcpu.set_thread(pthread_self());
+  if (std::optional<StopReason> reason = vcpu.run(*this, stopping_)) request_stop(*reason);
+}
+
+void Vm::stop_vcpus() {
+  stopping_.store(true, std::memory_order_release);
+  for (auto& vcpu : vcpus_) vcpu->kick();
+  threads_.clear();  // joins
+}
+
+void Vm::request_stop(StopReason reason) {
+  {
+    std::lock_guard lock(stop_mutex_);
+    if (stop_reason_) return;
+    stop_reason_ = std::move(reason);
+  }
+  stopping_.store(true, std::memory_order_release);
+  loop_.quit();
+}
+
+void Vm::log_unhandled(AccessSpace space, uint64_t address, size_t size, bool write) {
+  bool last;
+  {
+    std::lock_guard lock(unhandled_mutex_);
+    if (unhandled_seen_.size() >= kMaxUnhandledAddressesLogged) return;
+    if (!unhandled_seen_.insert({space, address}).second) return;
+    last = unhandled_seen_.size() == kMaxUnhandledAddressesLogged;
+  }
+  log::info("unhandled {} {} at {:#x} ({} bytes){}", space == AccessSpace::kPort ? "port" : "MMIO",
+            write ? "write" : "read", address, size,
+            last ? "; no further unhandled addresses will be logged" : "");
+}
+
+void Vm::port_read(uint16_t port, std::span<uint8_t> data) {
+  if (port_bus_.read(port, data)) return;
+  std::fill(data.begin(), data.end(), 0xff);
+  log_unhandled(AccessSpace::kPort, port, data.size(), false);
+}
+
+void Vm::port_write(uint16_t port, std::span<const uint8_t> data) {
+  if (!port_bus_.write(port, data)) log_unhandled(AccessSpace::kPort, port, data.size(), true);
+}
+
+void Vm::mmio_read(uint64_t address, std::span<uint8_t> data) {
+  if (mmio_bus_.read(address, data)) return;
+  std::fill(data.begin(), data.end(), 0xff);
+  log_unhandled(AccessSpace::kMmio, address, data.size(), false);
+}
+
+void Vm::mmio_write(uint64_t address, std::span<const uint8_t> data) {
+  if (!mmio_bus_.write(address, data))
+    log_unhandled(AccessSpace::kMmio, address, data.size(), true);
+}
+
+}  // namespace wisp

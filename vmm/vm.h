@@ -1,0 +1,82 @@
+// A virtual machine built from a VmConfig: KVM objects, guest memory, devices on the buses, the
+// loaded kernel and one thread per vCPU. run() serves it until it stops and says why.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "devices/legacy/serial.h"
+#include "vmm/base/bus.h"
+#include "vmm/base/guest_memory.h"
+#include "vmm/base/log.h"
+#include "vmm/config.h"
+#include "vmm/event_loop.h"
+#include "vmm/kvm.h"
+#include "vmm/vcpu.h"
+
+namespace wisp {
+
+class Vm final : public VmStopper, public VcpuExitHandler {
+ public:
+  static Result<std::unique_ptr<Vm>> create(const VmConfig& config);
+  ~Vm() override;
+
+  // Runs the vCPUs and the console until the guest or the host stops the VM.
+  Result<StopReason> run();
+
+  void request_stop(StopReason reason) override;
+
+  void port_read(uint16_t port, std::span<uint8_t> data) override;
+  void port_write(uint16_t port, std::span<const uint8_t> data) override;
+  void mmio_read(uint64_t address, std::span<uint8_t> data) override;
+  void mmio_write(uint64_t address, std::span<const uint8_t> data) override;
+
+ private:
+  Vm(const VmConfig& config, KvmSystem kvm, Fd vm_fd, EventLoop loop)
+      : config_(config), kvm_(std::move(kvm)), vm_fd_(std::move(vm_fd)), loop_(std::move(loop)) {}
+
+  Result<void> check_capabilities() const;
+  Result<void> create_irqchip();
+  Result<void> create_memory();
+  Result<void> create_devices();
+  Result<void> create_vcpus();
+  Result<void> load_kernel();
+  Result<void> open_serial_output();
+  void vcpu_thread(Vcpu& vcpu);
+  void stop_vcpus();
+
+  VmConfig config_;
+  KvmSystem kvm_;
+  Fd vm_fd_;
+  EventLoop loop_;
+  GuestMemory memory_;
+  Bus port_bus_;
+  Bus mmio_bus_;
+
+  Fd serial_file_;
+  std::unique_ptr<ByteSink> serial_output_;
+  std::unique_ptr<IrqLine> com1_irq_;
+  std::shared_ptr<Serial> com1_;
+
+  std::vector<std::unique_ptr<Vcpu>> vcpus_;
+  std::vector<std::jthread> threads_;
+  uint64_t entry_ = 0;
+  uint64_t boot_params_ = 0;
+
+  std::atomic<bool> stopping_{false};
+  std::mutex stop_mutex_;
+  std::optional<StopReason> stop_reason_;
+
+  // Unhandled accesses are logged once per address, for the first few addresses.
+  enum class AccessSpace { kPort, kMmio };
+  void log_unhandled(AccessSpace space, uint64_t address, size_t size, bool write);
+  std::mutex unhandled_mutex_;
+  std::set<std::pair<AccessSpace, uint64_t>> unhandled_seen_;
+};
+
+}  // namespace wisp

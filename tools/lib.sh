@@ -13,7 +13,8 @@ WISP_TOOLS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 WISP_CACHE="${WISP_CACHE:-${HOME:-/root}/.cache/wisp}"
 export WISP_CACHE WISP_TOOLS
 
-_wisp_prog="$(basename "${0:-wisp}" .sh)"
+# The prefix of messages: WISP_PROG if the script set it, else the script's name.
+_wisp_prog="${WISP_PROG:-$(basename "${0:-wisp}" .sh)}"
 
 log()  { printf '%s: %s\n' "$_wisp_prog" "$*" >&2; }
 warn() { printf '%s: warning: %s\n' "$_wisp_prog" "$*" >&2; }

@@ -50,6 +50,8 @@ WISP_TESTHOST_KVM_READY=$(cut -d' ' -f1 /proc/uptime)
 export WISP_TESTHOST=1 WISP_TESTHOST_KVM_READY
 report "WISP-KVM-READY=$WISP_TESTHOST_KVM_READY"
 
+# Hold the terminal open: a tty forgets its window size when its last user closes it.
+exec 5<>"$TERMINAL"
 cols=$(cmdline_value wisp.cols)
 rows=$(cmdline_value wisp.rows)
 [ -n "$cols" ] && [ -n "$rows" ] && stty -F "$TERMINAL" cols "$cols" rows "$rows"
@@ -61,7 +63,7 @@ export TERM="${WISP_TERM:-$(cmdline_value wisp.term)}"
 cd /payload 2>/dev/null || cd /
 if [ -f /payload/run.sh ]; then
     # shellcheck disable=SC2094 # a terminal, read and written
-    setsid -c sh /payload/run.sh <"$TERMINAL" >"$TERMINAL" 2>&1
+    setsid -c sh /payload/run.sh <"$TERMINAL" >"$TERMINAL" 2>&1 5<&-
     status=$?
 else
     echo "testhost: no /payload/run.sh"

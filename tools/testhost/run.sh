@@ -13,7 +13,10 @@
 #                        and for qemu-system-* the firmware directories of `qemu -L help`
 #   /dev/kvm, /dev/net/tun, lo up; env WISP_TESTHOST=1, WISP_TESTHOST_KVM_READY (uptime s)
 # Exit status: the payload's; 124 if --timeout expired first; 125 if the host stopped
-# without reporting one (e.g. a panic). Console lines end in \r\n (a serial terminal).
+# without reporting one (e.g. a panic; the host's kernel log is then printed).
+# The payload's terminal is a serial line: output lines end in \r\n, and input that
+# arrives before the payload opens the terminal may lose a few characters (pipe input
+# only after the payload has printed something, or give it files in /payload instead).
 set -euo pipefail
 WISP_PROG=testhost
 # shellcheck source=lib.sh

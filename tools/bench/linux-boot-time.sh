@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Benchmark: how fast a VMM boots Debian's cloud kernel with the default guest initramfs,
+# from the VMM process's start to the guest /init's marker line, and to the VMM's exit
+# after the guest runs `poweroff -f` (typed at the console once the marker appeared).
+# Peers: QEMU -M microvm (always) and wisp (with --wisp), same kernel, initramfs, command
+# line and memory, runs interleaved. Runs directly when this machine has hardware KVM,
+# otherwise inside the nested test host (tools/testhost/run.sh); it prints which.
+set -euo pipefail
+WISP_PROG=linux-boot-time
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+usage() {
+    cat >&2 <<USAGE
+usage: $0 [--wisp PATH] [--runs N] [--warmup N] [--memory 512M] [--testhost]
+  --wisp PATH   also time wisp (wisp run --kernel K --initrd I --cmdline ... --memory M)
+  --runs N      timed boots per VMM (default 3)
+  --warmup N    untimed boots per VMM first (default 1; the first boot is always slower)
+  --memory SIZE guest memory (default 512M)
+  --testhost    use the nested test host even where hardware KVM is present
+USAGE
+    exit 2
+}
+
+CMDLINE="console=ttyS0 quiet panic=-1"
+
+build_timer() {  # prints the path of the static boot-timer, compiled when its source changed
+    local src="$WISP_TOOLS/bench/boot-timer.c" out
+    out="$(cache_dir bench)/boot-timer-$(sha256_of "$src" | cut -c1-16)"
+    if [[ ! -x "$out" ]]; then
+        ensure_packages gcc libc6-dev
+        gcc -O2 -Wall -Wextra -static -o "$out.tmp" "$src" || die "cannot compile $src"
+        mv "$out.tmp" "$out"
+    fi
+    printf '%s\n' "$out"
+}
+
+make_payload() {  # make_payload DIR WHERE QEMU WISP RUNS WARMUP MEMORY CLOCK
+    local dir=$1 root
+    root=$("$WISP_TOOLS/guest/fetch-kernel.sh")
+    cp "$root"/boot/vmlinuz-* "$dir/vmlinuz"
+    "$WISP_TOOLS/guest/build-initramfs.sh" --kernel "$root" "$dir/initramfs.cpio.gz"
+    cp "$(build_timer)" "$dir/boot-timer"
+    cp "$WISP_TOOLS/bench/linux-boot-time-payload.sh" "$dir/run.sh"
+    {
+        printf 'WHERE=%q\nQEMU=%q\nWISP=%q\n' "$2" "$3" "$4"
+        printf 'RUNS=%q\nWARMUP=%q\nMEMORY=%q\nCLOCK=%q\n' "$5" "$6" "$7" "$8"
+        printf 'CMDLINE=%q\n' "$CMDLINE"
+    } >"$dir/bench.env"
+}
+
+main() {
+    local wisp="" runs=3 warmup=1 memory=512M force_testhost=0
+    while [[ $# -gt 0 ]]; do
+        case $1 in
+            --wisp|--runs|--warmup|--memory)
+                [[ $# -ge 2 ]] || { echo "$0: $1 needs a value" >&2; usage; }
+                case $1 in
+                    --wisp) wisp=$2 ;;
+                    --runs) runs=$2 ;;
+                    --warmup) warmup=$2 ;;
+                    --memory) memory=$2 ;;
+                esac
+                shift 2 ;;
+            --testhost) force_testhost=1; shift ;;
+            -h|--help) usage ;;
+            *) echo "$0: unknown argument $1" >&2; usage ;;
+        esac
+    done
+    [[ "$runs" =~ ^[1-9][0-9]*$ ]] || die "--runs needs a positive whole number, not $runs"
+    [[ "$warmup" =~ ^[0-9]+$ ]] || die "--warmup needs a whole number, not $warmup"
+    if [[ -n "$wisp" ]]; then
+        [[ -x "$wisp" ]] || die "--wisp $wisp: not an executable file"
+        wisp=$(realpath "$wisp")
+    else
+        log "note: no --wisp given; timing QEMU only"
+    fi
+    ensure_packages qemu-system-x86
+
+    local payload kind
+    payload=$(mktemp -d)
+    # shellcheck disable=SC2064 # expand now
+    trap "rm -rf '$payload'" EXIT
+    kind=$("$WISP_TOOLS/testhost/kvm-kind.sh")
+    if [[ $kind == hardware && $force_testhost == 0 ]]; then
+        log "hardware KVM here: running the guests directly on this machine"
+        make_payload "$payload" "directly on this machine's hardware KVM" \
+            "$(command -v qemu-system-x86_64)" "$wisp" "$runs" "$warmup" "$memory" \
+            "CLOCK_MONOTONIC (ns, shown in ms)"
+        sh "$payload/run.sh" </dev/null
+    else
+        make_payload "$payload" "inside the nested test host (QEMU/TCG, nested KVM; kvm-kind: $kind)" \
+            /usr/bin/qemu-system-x86_64 "${wisp:+/usr/bin/wisp}" "$runs" "$warmup" "$memory" \
+            "CLOCK_MONOTONIC in the test host (ns, shown in ms); the host is emulated (TCG), so times are far above bare metal: compare the ratio"
+        local vmms=1 timeout
+        [[ -n "$wisp" ]] && vmms=2
+        timeout=$((180 + (runs + warmup) * vmms * 90))
+        "$WISP_TOOLS/testhost/run.sh" --payload "$payload" --include /usr/bin/qemu-system-x86_64 \
+            ${wisp:+--wisp "$wisp"} --timeout "$timeout" </dev/null
+    fi
+}
+
+main "$@"

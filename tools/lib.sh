@@ -31,13 +31,17 @@ _package_installed() {
     [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" == installed ]]
 }
 
-# apt_update_once: runs apt-get update at most once per process tree.
-apt_update_once() {
+# try_apt_update: runs apt-get update at most once per process tree; fails quietly
+# (e.g. offline), for callers that can do without it.
+try_apt_update() {
     [[ -n "${_WISP_APT_UPDATED:-}" ]] && return 0
     log "running apt-get update"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null >&2 \
-        || die "apt-get update failed (no network to the Debian mirrors?)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null >&2 || return 1
     export _WISP_APT_UPDATED=1
+}
+
+apt_update_once() {
+    try_apt_update || die "apt-get update failed (no network to the Debian mirrors?)"
 }
 
 # ensure_packages PKG...: installs the missing ones (needs root), quietly.
@@ -141,4 +145,12 @@ pack_cpio() {
         | if [[ $compress == gzip ]]; then gzip -6 -n; else cat; fi >"$out.tmp.$$" \
         || die "packing $dir into $out failed"
     mv "$out.tmp.$$" "$out"
+}
+
+# prune_cache DIR PREFIX [KEEP]: deletes all but the KEEP (default 3) newest files named
+# PREFIX* in DIR, so content-keyed artifacts don't pile up as the inputs change.
+prune_cache() {
+    local dir=$1 prefix=$2 keep=${3:-3}
+    find "$dir" -maxdepth 1 -type f -name "$prefix*" -printf '%T@ %p\n' \
+        | sort -rn | tail -n +"$((keep + 1))" | cut -d' ' -f2- | xargs -r rm -f --
 }

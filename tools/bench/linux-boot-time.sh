@@ -31,6 +31,7 @@ build_timer() {  # prints the path of the static boot-timer, compiled when its s
         ensure_packages gcc libc6-dev
         gcc -O2 -Wall -Wextra -static -o "$out.tmp" "$src" || die "cannot compile $src"
         mv "$out.tmp" "$out"
+        prune_cache "$(dirname "$out")" boot-timer-
     fi
     printf '%s\n' "$out"
 }

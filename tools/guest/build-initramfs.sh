@@ -59,6 +59,7 @@ main() {
     else
         log "building $cached"
         build "$root" "$cached" "${modules[@]}"
+        prune_cache "$(dirname "$cached")" guest-
     fi
     if ! cmp -s "$cached" "$out" 2>/dev/null; then
         { cp "$cached" "$out.tmp.$$" && mv "$out.tmp.$$" "$out"; } || die "cannot write $out"

@@ -17,14 +17,14 @@ META_PACKAGE=linux-image-cloud-amd64
 # resolve_package: prints the versioned package the meta package depends on, or nothing.
 resolve_package() {
     apt-cache show --no-all-versions "$META_PACKAGE" 2>/dev/null \
-        | sed -n 's/^Depends: *\(linux-image-[0-9][^ ,]*\).*/\1/p' | head -n1
+        | sed -n 's/^Depends: *\(linux-image-[0-9][^ ,]*\).*/\1/p' | head -n1 || true
 }
 
 # newest_cached: prints the newest complete extracted kernel, or nothing.
 newest_cached() {
     local dir
     for dir in "$WISP_CACHE"/kernel/*/; do
-        [[ -f "$dir/.complete" ]] && printf '%s\n' "${dir%/}"
+        if [[ -f "$dir/.complete" ]]; then printf '%s\n' "${dir%/}"; fi
     done | sort -V | tail -n1
 }
 
@@ -75,7 +75,7 @@ main() {
     pkg=$(resolve_package)
     if [[ -z "$pkg" ]] && [[ $(id -u) -eq 0 ]]; then
         # No package lists yet (fresh machine): fetch them, unless we are offline.
-        (apt_update_once) || true
+        try_apt_update || true
         pkg=$(resolve_package)
     fi
     if [[ -z "$pkg" ]]; then
@@ -88,7 +88,13 @@ main() {
     release=${pkg#linux-image-}
     dest="$(cache_dir kernel)/$release"
     if [[ ! -f "$dest/.complete" ]]; then
-        deb=$(download_deb "$pkg" "$(cache_dir debs)")
+        if ! deb=$(download_deb "$pkg" "$(cache_dir debs)"); then
+            cached=$(newest_cached)
+            [[ -n "$cached" ]] || exit 1
+            warn "using cached $(basename "$cached") instead of $release"
+            printf '%s\n' "$cached"
+            return
+        fi
         extract_deb "$deb" "$dest"
     fi
     printf '%s\n' "$dest"

@@ -25,7 +25,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 usage() {
     cat >&2 <<USAGE
 usage: $0 [--interactive] --payload DIR [--wisp PATH] [--include PATH]...
-          [--module NAME]... [--memory 4G] [--timeout SECONDS] [--kernel ROOT] [--verbose]
+          [--module NAME]... [--memory 4G] [--timeout SECONDS] [--kernel ROOT]
+          [--append ARGS] [--verbose]
   --interactive     the terminal is passed through raw (^C, ^A reach the payload); no timeout
   --payload DIR     copied to /payload in the host; DIR/run.sh is what runs
   --wisp PATH       the wisp binary, installed as /usr/bin/wisp
@@ -34,6 +35,7 @@ usage: $0 [--interactive] --payload DIR [--wisp PATH] [--include PATH]...
   --memory SIZE     host memory (default 4G)
   --timeout SECONDS kill the host after this long (default 900; 0 = none)
   --kernel ROOT     extracted kernel package for the host (default: tools/guest/fetch-kernel.sh)
+  --append ARGS     more host kernel command-line arguments
   --verbose         print timings (host boot to /dev/kvm, total) to stderr
 USAGE
     exit 2
@@ -67,6 +69,7 @@ static_part() {  # static_part KERNEL_ROOT MODULE...: prints the cached .cpio.gz
         truncate -s %512 "$out.part"
         mv "$out.part" "$out"
         rm -rf "$stage"
+        prune_cache "$(dirname "$out")" static-
     fi
     printf '%s\n' "$out"
 }
@@ -125,6 +128,7 @@ include_part() {  # include_part PATH...: prints the cached uncompressed .cpio (
         printf '%s\n' "$manifest" | stage_files "$stage"
         pack_cpio "$stage" "$out" none
         rm -rf "$stage"
+        prune_cache "$(dirname "$out")" include-
     fi
     printf '%s\n' "$out"
 }
@@ -157,7 +161,7 @@ where_line() {
 
 host_cmdline() {
     # console=ttyS1: kernel messages go to the status/log port, not the payload's terminal.
-    local cmdline="console=ttyS1 quiet panic=-1 tsc=reliable"
+    local cmdline="console=ttyS1 quiet panic=-1 tsc=reliable${APPEND:+ $APPEND}"
     if [[ $INTERACTIVE == 1 && -t 0 ]]; then
         local rows cols
         read -r rows cols < <(stty size 2>/dev/null || echo "")
@@ -198,13 +202,13 @@ status_from() {  # status_from STATUSFILE KEY: the value the host reported, or n
 }
 
 main() {
-    INTERACTIVE=0 MEMORY=4G TIMEOUT="" VERBOSE=0
+    INTERACTIVE=0 MEMORY=4G TIMEOUT="" VERBOSE=0 APPEND=""
     local payload="" wisp="" root="" includes=() modules=("${HOST_MODULES[@]}")
     while [[ $# -gt 0 ]]; do
         case $1 in
             --interactive) INTERACTIVE=1; shift ;;
             --verbose|-v) VERBOSE=1; shift ;;
-            --payload|--wisp|--include|--module|--memory|--timeout|--kernel)
+            --payload|--wisp|--include|--module|--memory|--timeout|--kernel|--append)
                 [[ $# -ge 2 ]] || { echo "$0: $1 needs a value" >&2; usage; }
                 case $1 in
                     --payload) payload=$2 ;;
@@ -214,6 +218,7 @@ main() {
                     --memory) MEMORY=$2 ;;
                     --timeout) TIMEOUT=$2 ;;
                     --kernel) root=$2 ;;
+                    --append) APPEND=$2 ;;
                 esac
                 shift 2 ;;
             -h|--help) usage ;;

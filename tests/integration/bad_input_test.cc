@@ -1,0 +1,120 @@
+// Bad input from the user gets one clear line on stderr and a non-zero status, never a crash or
+// a hang.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <string>
+
+#include "tests/integration/process.h"
+
+using wisp::test::run_process;
+
+namespace {
+
+const std::string kWisp = WISP_BINARY;
+const std::string kHello = std::string(TINY_GUEST_DIR) + "/hello.bzImage";
+constexpr int kTimeout = 30;
+
+std::string temp_file_with(const std::string& contents) {
+  char path[] = "/tmp/wisp-input-XXXXXX";
+  int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  REQUIRE(::write(fd, contents.data(), contents.size()) == static_cast<ssize_t>(contents.size()));
+  ::close(fd);
+  return path;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// One line on stderr that mentions `needle`, and the given status.
+void check_rejected(const std::vector<std::string>& args, int status, const std::string& needle) {
+  std::vector<std::string> argv = {kWisp};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto result = run_process(argv, "", kTimeout);
+  INFO("stderr: " << result.err);
+  CHECK_FALSE(result.timed_out);
+  CHECK(result.status == status);
+  CHECK(result.err.find(needle) != std::string::npos);
+  CHECK(result.out.empty());
+}
+
+}  // namespace
+
+TEST_CASE("usage errors are reported before anything is created", "[cli]") {
+  check_rejected({"run"}, 2, "--kernel");
+  check_rejected({"run", "--kernel", "/nonexistent/bzImage"}, 2, "/nonexistent/bzImage");
+  check_rejected({"run", "--kernel", kHello, "--initrd", "/nonexistent/initrd"}, 2,
+                 "/nonexistent/initrd");
+  check_rejected({"run", "--kernel", kHello, "--cpus", "0"}, 2, "--cpus 0");
+  check_rejected({"run", "--kernel", kHello, "--cpus", "300"}, 2, "--cpus 300");
+  check_rejected({"run", "--kernel", kHello, "--memory", "lots"}, 2, "not a size");
+  check_rejected({"run", "--kernel", kHello, "--memory", "64Q"}, 2, "unknown size suffix");
+  check_rejected({"run", "--kernel", kHello, "--memory", "100T"}, 2, "more than this host has");
+  check_rejected({"run", "--kernel", kHello, "--memory", "1M"}, 2, "too small");
+  check_rejected({"run", "--kernel", kHello, "--serial", "tcp"}, 2, "--serial");
+  check_rejected({"run", "--kernel", kHello, "--on-reboot", "maybe"}, 2, "--on-reboot");
+  check_rejected({"fly"}, 2, "subcommand");
+}
+
+TEST_CASE("--help and --version", "[cli]") {
+  auto help = run_process({kWisp, "--help"}, "", kTimeout);
+  CHECK(help.status == 0);
+  CHECK(help.out.find("run") != std::string::npos);
+  CHECK(help.out.find("Exit status") != std::string::npos);
+  auto run_help = run_process({kWisp, "run", "--help"}, "", kTimeout);
+  CHECK(run_help.status == 0);
+  CHECK(run_help.out.find("--kernel") != std::string::npos);
+  auto version = run_process({kWisp, "--version"}, "", kTimeout);
+  CHECK(version.status == 0);
+  CHECK(version.out.rfind("wisp ", 0) == 0);
+}
+
+TEST_CASE("a file that is not a kernel, or a truncated one, is refused", "[kvm]") {
+  std::string text = temp_file_with("this is not a kernel\n");
+  check_rejected({"run", "--kernel", text}, 10, "bzImage");
+  ::unlink(text.c_str());
+
+  std::string image = read_file(kHello);
+  REQUIRE(image.size() > 0x500);
+  std::string truncated = temp_file_with(image.substr(0, image.size() - 0x100));
+  check_rejected({"run", "--kernel", truncated}, 10, "truncated");
+  ::unlink(truncated.c_str());
+
+  check_rejected({"run", "--kernel", "/dev/null"}, 10, "not a regular file");
+}
+
+TEST_CASE("an initrd too large for guest memory is refused", "[kvm]") {
+  std::string initrd = temp_file_with(std::string(20 << 20, 'x'));
+  check_rejected({"run", "--kernel", kHello, "--initrd", initrd, "--memory", "16M"}, 10, "initrd");
+  ::unlink(initrd.c_str());
+}
+
+TEST_CASE("a command line longer than the kernel accepts is refused", "[kvm]") {
+  check_rejected({"run", "--kernel", kHello, "--cmdline", std::string(3000, 'a')}, 10,
+                 "command line");
+}
+
+TEST_CASE("a missing or unusable /dev/kvm is named", "[kvm]") {
+  // A private mount namespace hides /dev/kvm without touching the host.
+  auto missing =
+      run_process({"unshare", "-m", "sh", "-c",
+                   "mount -t tmpfs none /dev && exec " + kWisp + " run --kernel " + kHello},
+                  "", kTimeout);
+  INFO("stderr: " << missing.err);
+  CHECK(missing.status == 10);
+  CHECK(missing.err.find("/dev/kvm does not exist") != std::string::npos);
+
+  std::string not_kvm = temp_file_with("");
+  auto wrong = run_process(
+      {"unshare", "-m", "sh", "-c",
+       "mount --bind " + not_kvm + " /dev/kvm && exec " + kWisp + " run --kernel " + kHello},
+      "", kTimeout);
+  INFO("stderr: " << wrong.err);
+  CHECK(wrong.status == 10);
+  CHECK(wrong.err.find("KVM_GET_API_VERSION") != std::string::npos);
+  ::unlink(not_kvm.c_str());
+}

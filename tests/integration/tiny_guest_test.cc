@@ -1,0 +1,109 @@
+// Boots the tiny test guests on the host's /dev/kvm through the wisp binary and checks what they
+// print and how the VMM exits.
+#include <signal.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "tests/integration/process.h"
+
+using wisp::test::run_process;
+
+namespace {
+
+const std::string kWisp = WISP_BINARY;
+const std::string kHello = std::string(TINY_GUEST_DIR) + "/hello.bzImage";
+const std::string kEcho = std::string(TINY_GUEST_DIR) + "/echo.bzImage";
+constexpr int kTimeout = 60;
+
+// Input of `length` printable bytes without 'q' (which ends the echo guest).
+std::string printable_input(size_t length) {
+  std::string text;
+  for (size_t i = 0; i < length; ++i)
+    text.push_back(i % 64 == 63 ? '\n' : static_cast<char>('a' + (i * 7) % 16));
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("hello guest prints its command line and exits through debug-exit", "[kvm]") {
+  auto result = run_process(
+      {kWisp, "run", "--kernel", kHello, "--cmdline", "3 hello world", "--memory", "64M"}, "",
+      kTimeout);
+  INFO("stderr: " << result.err);
+  CHECK(result.out == "hello from the tiny guest: 3 hello world\n");
+  CHECK(result.status == ((3 << 1) | 1));
+}
+
+TEST_CASE("the debug-exit value sets the exit status as isa-debug-exit does", "[kvm]") {
+  for (int value : {0, 1, 5, 9}) {
+    auto result = run_process(
+        {kWisp, "run", "--kernel", kHello, "--cmdline", std::to_string(value), "--memory", "16M"},
+        "", kTimeout);
+    INFO("value " << value << ", stderr: " << result.err);
+    CHECK(result.status == ((value << 1) | 1));
+  }
+}
+
+TEST_CASE("a guest with several vCPUs runs; the others wait for SIPI", "[kvm]") {
+  for (const char* cpus : {"2", "4"}) {
+    auto result = run_process(
+        {kWisp, "run", "--kernel", kHello, "--cmdline", "2 smp", "--cpus", cpus}, "", kTimeout);
+    INFO("cpus " << cpus << ", stderr: " << result.err);
+    CHECK(result.out == "hello from the tiny guest: 2 smp\n");
+    CHECK(result.status == 5);
+  }
+}
+
+TEST_CASE("serial output can go to a file or nowhere", "[kvm]") {
+  char path[] = "/tmp/wisp-serial-XXXXXX";
+  int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  ::close(fd);
+  auto to_file = run_process({kWisp, "run", "--kernel", kHello, "--cmdline", "1 to a file",
+                              "--serial", std::string("file=") + path},
+                             "", kTimeout);
+  CHECK(to_file.status == 3);
+  CHECK(to_file.out.empty());
+  FILE* file = ::fopen(path, "r");
+  REQUIRE(file);
+  char buffer[256] = {};
+  size_t n = ::fread(buffer, 1, sizeof(buffer) - 1, file);
+  ::fclose(file);
+  ::unlink(path);
+  CHECK(std::string(buffer, n) == "hello from the tiny guest: 1 to a file\n");
+
+  auto nowhere = run_process(
+      {kWisp, "run", "--kernel", kHello, "--cmdline", "1", "--serial", "none"}, "", kTimeout);
+  CHECK(nowhere.status == 3);
+  CHECK(nowhere.out.empty());
+}
+
+TEST_CASE("console input reaches the guest in order, with back-pressure", "[kvm]") {
+  std::string input = printable_input(20000);
+  auto result = run_process({kWisp, "run", "--kernel", kEcho}, input + "q", kTimeout);
+  INFO("stderr: " << result.err);
+  REQUIRE(result.status == 1);
+  CHECK(result.out == "echo ready\n" + input);
+}
+
+TEST_CASE("Ctrl-A x on the console quits; Ctrl-A Ctrl-A sends one Ctrl-A", "[kvm]") {
+  auto quit = run_process({kWisp, "run", "--kernel", kEcho}, "abc\x01x", kTimeout);
+  CHECK(quit.status == 12);
+
+  auto literal = run_process({kWisp, "run", "--kernel", kEcho}, "a\x01\x01z\x01yq", kTimeout);
+  CHECK(literal.status == 1);
+  CHECK(literal.out == "echo ready\na\x01z\x01y");
+}
+
+TEST_CASE("SIGTERM stops a running guest cleanly", "[kvm]") {
+  std::string pid_file = "/tmp/wisp-sigterm-" + std::to_string(::getpid());
+  // The shell keeps wisp's stdin open (so it waits for input), and signals it after a moment.
+  std::string script = "sleep 30 | " + kWisp + " run --kernel " + kEcho +
+                       " & pid=$!; sleep 1; kill -TERM $(pgrep -n -x wisp); wait $pid";
+  auto result = run_process({"sh", "-c", script}, "", kTimeout);
+  INFO("stdout: " << result.out << " stderr: " << result.err);
+  CHECK(result.status == 12);
+  CHECK(result.out == "echo ready\n");
+}

@@ -288,6 +288,19 @@ GenericAddress io_port_register(uint16_t port) {
                         .address = port};
 }
 
+// COM1 as a PNP0501 device. In hardware-reduced mode Linux has no legacy PIC and so no ISA IRQ
+// mappings of its own: the _CRS here is what maps IRQ 4 to its I/O APIC pin for the 8250 driver.
+aml::Bytes com1_device() {
+  const std::array resources{
+      aml::io_port(layout::kCom1Port, layout::kUartPortCount),
+      aml::interrupt(layout::kCom1Irq, aml::Trigger::kEdge, aml::Polarity::kActiveHigh,
+                     aml::Sharing::kExclusive)};
+  aml::Bytes terms = aml::name("_HID", aml::eisa_id("PNP0501"));
+  aml::append(terms, aml::name("_UID", aml::integer(0)));
+  aml::append(terms, aml::name("_CRS", aml::resource_template(resources)));
+  return aml::device("COM1", terms);
+}
+
 // Differentiated System Description Table (§5.2.11.1). \_S5 gives the SLP_TYP that the guest
 // writes, with SLP_EN, to the FADT's SLEEP_CONTROL_REG to power off (§16, Waking and Sleeping).
 std::vector<uint8_t> build_dsdt() {
@@ -295,6 +308,7 @@ std::vector<uint8_t> build_dsdt() {
                               aml::integer(layout::kAcpiS5SleepType),  // SLP_TYPb
                               aml::integer(0), aml::integer(0)};       // reserved
   aml::Bytes definition_block = aml::name("_S5", aml::package(s5_package));
+  aml::append(definition_block, aml::scope("\\_SB", com1_device()));
   return make_table("DSDT", kDsdtRevision, definition_block);
 }
 

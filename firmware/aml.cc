@@ -215,6 +215,42 @@ Bytes memory32_fixed(Access access, uint32_t base, uint32_t length) {
   return out;
 }
 
+Bytes eisa_id(std::string_view id) {
+  auto is_upper = [](char c) { return c >= 'A' && c <= 'Z'; };
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  if (id.size() != 7 || !is_upper(id[0]) || !is_upper(id[1]) || !is_upper(id[2]))
+    invalid(fmt::format("EISA ID \"{}\" is not three capitals and four hex digits", id));
+  uint32_t value = 0;
+  // Three 5-bit letters ('A' is 1), then four hex digits, stored big-endian in the dword's bytes.
+  uint32_t letters = (uint32_t(id[0] - '@') << 10) | (uint32_t(id[1] - '@') << 5) |
+                     uint32_t(id[2] - '@');
+  uint32_t digits = 0;
+  for (int i = 3; i < 7; ++i) {
+    int digit = hex(id[i]);
+    if (digit < 0) invalid(fmt::format("EISA ID \"{}\" has a bad hex digit", id));
+    digits = (digits << 4) | static_cast<uint32_t>(digit);
+  }
+  uint32_t big_endian = (letters << 16) | digits;
+  value = ((big_endian >> 24) & 0xff) | ((big_endian >> 8) & 0xff00) |
+          ((big_endian << 8) & 0xff0000) | ((big_endian << 24) & 0xff000000);
+  return integer(value);
+}
+
+Bytes io_port(uint16_t base, uint8_t length) {
+  constexpr uint8_t kIoPortTag = 0x47;  // small item, type 8, length 7
+  constexpr uint8_t kDecode16 = 0x01;
+  Bytes out{kIoPortTag, kDecode16};
+  append_le(out, base, 2);  // minimum base
+  append_le(out, base, 2);  // maximum base
+  out.push_back(1);         // alignment
+  out.push_back(length);
+  return out;
+}
+
 Bytes interrupt(uint32_t gsi, Trigger trigger, Polarity polarity, Sharing sharing) {
   uint8_t flags = kInterruptConsumer;
   if (trigger == Trigger::kEdge) flags |= kInterruptEdge;

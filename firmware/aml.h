@@ -46,6 +46,10 @@ Bytes buffer(std::span<const uint8_t> data);
 Bytes scope(std::string_view path, std::span<const uint8_t> terms);
 Bytes device(std::string_view path, std::span<const uint8_t> terms);
 
+// EISAID("PNP0501") (§19.6.35): a seven-character PNP ID compressed into a 32-bit integer, as a
+// _HID for the legacy devices Linux's PNP layer matches.
+Bytes eisa_id(std::string_view id);
+
 // Resource descriptors for a _CRS (§6.4). A template is a Buffer of descriptors closed by an End
 // Tag.
 enum class Access : uint8_t { kReadOnly, kReadWrite };
@@ -55,6 +59,9 @@ enum class Sharing : uint8_t { kExclusive, kShared };
 
 // Memory32Fixed(access, base, length) (§6.4.3.4, 32-Bit Fixed Memory Range Descriptor).
 Bytes memory32_fixed(Access access, uint32_t base, uint32_t length);
+
+// IO(Decode16, base, base, 1, length) (§6.4.2.5, I/O Port Descriptor): a fixed port range.
+Bytes io_port(uint16_t base, uint8_t length);
 
 // Interrupt(ResourceConsumer, trigger, polarity, sharing){gsi} (§6.4.3.6, Extended Interrupt
 // Descriptor) with a single interrupt number.

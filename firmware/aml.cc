@@ -224,7 +224,6 @@ Bytes eisa_id(std::string_view id) {
   };
   if (id.size() != 7 || !is_upper(id[0]) || !is_upper(id[1]) || !is_upper(id[2]))
     invalid(fmt::format("EISA ID \"{}\" is not three capitals and four hex digits", id));
-  uint32_t value = 0;
   // Three 5-bit letters ('A' is 1), then four hex digits, stored big-endian in the dword's bytes.
   uint32_t letters = (uint32_t(id[0] - '@') << 10) | (uint32_t(id[1] - '@') << 5) |
                      uint32_t(id[2] - '@');
@@ -235,7 +234,7 @@ Bytes eisa_id(std::string_view id) {
     digits = (digits << 4) | static_cast<uint32_t>(digit);
   }
   uint32_t big_endian = (letters << 16) | digits;
-  value = ((big_endian >> 24) & 0xff) | ((big_endian >> 8) & 0xff00) |
+  uint32_t value = ((big_endian >> 24) & 0xff) | ((big_endian >> 8) & 0xff00) |
           ((big_endian << 8) & 0xff0000) | ((big_endian << 24) & 0xff000000);
   return integer(value);
 }

@@ -17,10 +17,12 @@ inline constexpr uint64_t kCmdlineAddress = 0x20000;
 inline constexpr uint64_t kCmdlineMaxBytes = 0x10000;
 inline constexpr uint64_t kEbdaStart = 0x9fc00;  // low RAM ends here in the e820 map
 
-// Legacy BIOS area; the ACPI tables (RSDP first) live in its top 128 KiB where the kernel scans.
+// Legacy BIOS area; the ACPI tables (RSDP first) live at 0xe0000, where the kernel scans for the
+// RSDP, and the real-mode reset vector at 0xffff0 holds a stub that resets the machine.
 inline constexpr uint64_t kLegacyHoleStart = 0xa0000;
 inline constexpr uint64_t kAcpiTablesAddress = 0xe0000;
-inline constexpr uint64_t kAcpiTablesMaxBytes = 0x20000;
+inline constexpr uint64_t kAcpiTablesMaxBytes = 0x10000;
+inline constexpr uint64_t kResetVectorAddress = 0xffff0;
 
 // Main RAM starts at 1 MiB; the protected-mode kernel is loaded there.
 inline constexpr uint64_t kHighMemoryStart = 0x100000;

@@ -12,6 +12,7 @@
 #include "firmware/file_io.h"
 #include "firmware/layout.h"
 #include "firmware/long_mode.h"
+#include "firmware/reset_vector.h"
 #include "vmm/base/fd.h"
 
 namespace wisp {
@@ -79,6 +80,7 @@ Result<LinuxEntry> load_linux(const GuestMemory& memory, const LinuxBootConfig& 
   params.rsdp_address = TRY(write_acpi(memory, config.cpu_count));
   TRY(write_boot_params(memory, layout::kZeroPageAddress, params));
   TRY(long_mode::write_boot_tables(memory));
+  TRY(write_reset_vector(memory));
   return LinuxEntry{loaded.entry_64bit, layout::kZeroPageAddress};
 }
 

@@ -186,7 +186,9 @@ Result<StopReason> Vm::run() {
   Vcpu::install_kick_signal();
   for (auto& vcpu : vcpus_) threads_.emplace_back([this, &vcpu] { vcpu_thread(*vcpu); });
   Result<void> served = loop_.run();
+  log::debug("event loop ended; stopping the vCPUs");
   stop_vcpus();
+  log::debug("vCPUs stopped");
   com1_->set_receive_space_callback(nullptr);
   if (!served) return std::unexpected(served.error());
   std::lock_guard lock(stop_mutex_);
@@ -205,6 +207,8 @@ void Vm::stop_vcpus() {
 }
 
 void Vm::request_stop(StopReason reason) {
+  log::debug("stop requested: kind {}, value {}", static_cast<int>(reason.kind),
+             reason.debug_exit_value);
   {
     std::lock_guard lock(stop_mutex_);
     if (stop_reason_) return;

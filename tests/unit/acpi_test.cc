@@ -255,7 +255,9 @@ TEST_CASE("the DSDT defines \\_S5 with the layout's sleep type", "[acpi]") {
   const Bytes expected{0x08, '_',     'S',  '5',     '_',  // NameOp "_S5_"
                        0x12, 0x08,    0x04,                // PackageOp, PkgLength 8, NumElements 4
                        0x0a, slp_typ, 0x0a, slp_typ, 0x00, 0x00};
-  CHECK(Bytes(dsdt.begin() + kHeaderSize, dsdt.end()) == expected);
+  REQUIRE(dsdt.size() >= kHeaderSize + expected.size());
+  CHECK(Bytes(dsdt.begin() + kHeaderSize, dsdt.begin() + kHeaderSize + expected.size()) ==
+        expected);
 }
 
 struct MadtEntries {
@@ -585,6 +587,11 @@ TEST_CASE("iasl disassembles every ACPI table without complaint", "[acpi][iasl]"
     check_clean_disassembly(d);
     if (t.signature == "DSDT") {
       CHECK_THAT(d.dsl, Catch::Contains("Name (_S5, Package"));
+      // COM1 with its port range and IRQ: hardware-reduced Linux maps IRQ 4 from this _CRS.
+      CHECK_THAT(d.dsl, Catch::Contains("Device (COM1)"));
+      CHECK_THAT(d.dsl, Catch::Contains("EisaId (\"PNP0501\")"));
+      CHECK_THAT(d.dsl, Catch::Contains("0x03F8,             // Range Minimum"));
+      CHECK_THAT(d.dsl, Catch::Contains("0x00000004,"));
       CHECK_THAT(d.dsl, Catch::Contains(fmt::format("0x{:02X}, ", layout::kAcpiS5SleepType)));
     }
     if (t.signature == "FACP") {
@@ -667,3 +674,10 @@ TEST_CASE("the iasl complaint check catches a bad checksum", "[acpi][iasl]") {
 
 }  // namespace
 }  // namespace wisp::acpi
+
+TEST_CASE("EISA IDs and I/O port descriptors encode as ASL's EisaId() and IO()", "[acpi]") {
+  // EisaId("PNP0501") is 0x0105d041, a DWordConst.
+  CHECK(aml::eisa_id("PNP0501") == Bytes{0x0c, 0x41, 0xd0, 0x05, 0x01});
+  // IO(Decode16, 0x3f8, 0x3f8, 1, 8)
+  CHECK(aml::io_port(0x3f8, 8) == Bytes{0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08});
+}

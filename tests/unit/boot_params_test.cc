@@ -6,6 +6,7 @@
 #include "firmware/boot_params.h"
 #include "firmware/layout.h"
 #include "firmware/long_mode.h"
+#include "firmware/reset_vector.h"
 #include "tests/unit/test_memory.h"
 
 using namespace wisp;
@@ -68,4 +69,17 @@ TEST_CASE("boot page tables identity-map the first 4 GiB with 2 MiB pages") {
   auto data = long_mode::decode_descriptor(long_mode::kGdt[long_mode::kDataSelector / 8]);
   CHECK(data.limit == 0xffffffff);
   CHECK(data.type == 0x3);
+}
+
+TEST_CASE("the reset vector holds a stub that pulses the i8042 reset line") {
+  auto memory = test::make_guest_memory({{0, 1 << 20}});
+  REQUIRE(write_reset_vector(memory));
+  auto stub = memory.slice(layout::kResetVectorAddress, 4);
+  REQUIRE(stub);
+  // mov al, 0xfe; out 0x64, al
+  CHECK((*stub)[0] == 0xb0);
+  CHECK((*stub)[1] == 0xfe);
+  CHECK((*stub)[2] == 0xe6);
+  CHECK((*stub)[3] == layout::kI8042CommandPort);
+  CHECK(layout::kAcpiTablesAddress + layout::kAcpiTablesMaxBytes <= layout::kResetVectorAddress);
 }

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs tests/linux/checks.sh where a stock Linux guest can run: directly when this host has
+# hardware KVM, otherwise inside the nested test host. Writes the console (all checks' serial
+# logs and statuses) to OUT_LOG for tests/linux/verify.sh.
+# usage: run.sh WISP_BINARY OUT_LOG
+set -euo pipefail
+tools=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../tools" && pwd)
+wisp=$(readlink -f "$1") out=$2
+[[ -x "$wisp" ]] || { echo "run.sh: no wisp binary at $1" >&2; exit 2; }
+
+root=$("$tools/guest/fetch-kernel.sh")
+payload=$(mktemp -d)
+trap 'rm -rf "$payload"' EXIT
+cp "$root"/boot/vmlinuz-* "$payload/vmlinuz"
+"$tools/guest/build-initramfs.sh" --kernel "$root" "$payload/initramfs.cpio.gz"
+cp "$(dirname "${BASH_SOURCE[0]}")/checks.sh" "$payload/run.sh"
+
+case $("$tools/testhost/kvm-kind.sh") in
+    hardware)
+        echo "linux checks: hardware KVM here; running wisp directly" >&2
+        mkdir -p "$payload/bin"
+        ln -s "$wisp" "$payload/bin/wisp"
+        (cd "$payload" && PATH="$payload/bin:$PATH" sh ./run.sh) </dev/null >"$out" 2>&1 ;;
+    pvm)
+        echo "linux checks: this /dev/kvm (PVM) cannot run a stock kernel; running wisp in the" \
+             "nested test host" >&2
+        # 8G of host memory so that the 6G guest fits; QEMU allocates it only as it is touched.
+        "$tools/testhost/run.sh" --payload "$payload" --wisp "$wisp" --memory 8G --timeout 1200 \
+            </dev/null >"$out" 2>&1 ;;
+    *)
+        echo "linux checks: no /dev/kvm on this host: the Linux guest checks cannot run" >&2
+        exit 1 ;;
+esac
+echo "linux checks: console log in $out" >&2

@@ -6,6 +6,7 @@
 set -euo pipefail
 tools=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../tools" && pwd)
 wisp=$(readlink -f "$1") out=$2
+rm -f "$out"
 [[ -x "$wisp" ]] || { echo "run.sh: no wisp binary at $1" >&2; exit 2; }
 
 root=$("$tools/guest/fetch-kernel.sh")

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Sets everything up and boots the default guest (Debian's cloud kernel, a busybox initramfs)
+# to a shell on the serial console. Ctrl-A x quits; so does `poweroff` in the guest.
+# On a host with hardware KVM wisp runs directly; otherwise inside the nested test host.
+# usage: tools/demo.sh [wisp run options, e.g. --cpus 2 --memory 1G]
+set -euo pipefail
+WISP_PROG=demo
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+main() {
+    local dir root payload
+    dir=$("$WISP_TOOLS/setup.sh")
+    root=$("$WISP_TOOLS/guest/fetch-kernel.sh")
+    payload=$(mktemp -d)
+    # shellcheck disable=SC2064 # expand now
+    trap "rm -rf '$payload'" EXIT
+    cp "$root"/boot/vmlinuz-* "$payload/vmlinuz"
+    "$WISP_TOOLS/guest/build-initramfs.sh" --kernel "$root" "$payload/initramfs.cpio.gz"
+    local options=(--cpus 2 --memory 1G "$@")
+    case $("$WISP_TOOLS/testhost/kvm-kind.sh") in
+        hardware)
+            log "hardware KVM here: booting the guest directly (Ctrl-A x quits)"
+            exec "$dir/vmm/wisp" run --kernel "$payload/vmlinuz" \
+                --initrd "$payload/initramfs.cpio.gz" --cmdline "console=ttyS0" "${options[@]}" ;;
+        pvm)
+            log "this /dev/kvm (PVM) cannot run a stock kernel: booting the guest with wisp" \
+                "inside the nested test host (Ctrl-A x quits)"
+            printf '%s\n' '#!/bin/sh' \
+                "exec wisp run --kernel vmlinuz --initrd initramfs.cpio.gz --cmdline console=ttyS0 ${options[*]}" \
+                >"$payload/run.sh"
+            local interactive=()
+            [[ -t 0 ]] && interactive=(--interactive)
+            "$WISP_TOOLS/testhost/run.sh" "${interactive[@]}" --payload "$payload" \
+                --wisp "$dir/vmm/wisp" --timeout 0 ;;
+        *) die "no /dev/kvm on this host" ;;
+    esac
+}
+
+main "$@"

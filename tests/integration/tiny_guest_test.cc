@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <string>
+#include <vector>
 
 #include "tests/integration/process.h"
 
@@ -98,7 +99,6 @@ TEST_CASE("Ctrl-A x on the console quits; Ctrl-A Ctrl-A sends one Ctrl-A", "[kvm
 }
 
 TEST_CASE("SIGTERM stops a running guest cleanly", "[kvm]") {
-  std::string pid_file = "/tmp/wisp-sigterm-" + std::to_string(::getpid());
   // The shell keeps wisp's stdin open (so it waits for input), and signals it after a moment.
   std::string script = "sleep 30 | " + kWisp + " run --kernel " + kEcho +
                        " & pid=$!; sleep 1; kill -TERM $(pgrep -n -x wisp); wait $pid";
@@ -106,4 +106,31 @@ TEST_CASE("SIGTERM stops a running guest cleanly", "[kvm]") {
   INFO("stdout: " << result.out << " stderr: " << result.err);
   CHECK(result.status == 12);
   CHECK(result.out == "echo ready\n");
+}
+
+TEST_CASE("a triple fault ends the VMM with its own status and a reason", "[kvm]") {
+  std::string guest = std::string(TINY_GUEST_DIR) + "/triple_fault.bzImage";
+  auto result = run_process({kWisp, "run", "--kernel", guest}, "", kTimeout);
+  CHECK(result.status == 6);
+  CHECK(result.err.find("triple fault") != std::string::npos);
+}
+
+TEST_CASE("on a terminal, the console is raw while the guest runs and restored after", "[kvm]") {
+  // `script` gives the shell a pty: stty shows the mode wisp leaves behind.
+  std::string command = "stty -a | grep -o -- '-\\?icanon' ; " + kWisp + " run --kernel " + kEcho +
+                        " ; echo status=$? ; stty -a | grep -o -- '-\\?icanon'";
+  auto result = run_process({"script", "-qec", command, "/dev/null"}, "typed\x01x", kTimeout);
+  INFO("output: " << result.out);
+  CHECK(result.out.find("status=12") != std::string::npos);
+  // The typed line has no newline: wisp only sees Ctrl-A x because it put the terminal in raw
+  // mode. Canonical mode is on before and after it ran.
+  auto count = [&](const std::string& needle) {
+    size_t n = 0;
+    for (size_t at = result.out.find(needle); at != std::string::npos;
+         at = result.out.find(needle, at + 1))
+      ++n;
+    return n;
+  };
+  CHECK(count("icanon") == 2);
+  CHECK(count("-icanon") == 0);
 }

@@ -673,11 +673,11 @@ TEST_CASE("the iasl complaint check catches a bad checksum", "[acpi][iasl]") {
 }
 
 }  // namespace
-}  // namespace wisp::acpi
-
 TEST_CASE("EISA IDs and I/O port descriptors encode as ASL's EisaId() and IO()", "[acpi]") {
   // EisaId("PNP0501") is 0x0105d041, a DWordConst.
   CHECK(aml::eisa_id("PNP0501") == Bytes{0x0c, 0x41, 0xd0, 0x05, 0x01});
   // IO(Decode16, 0x3f8, 0x3f8, 1, 8)
   CHECK(aml::io_port(0x3f8, 8) == Bytes{0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08});
 }
+
+}  // namespace wisp::acpi

@@ -6,14 +6,16 @@
 #include <fstream>
 #include <string>
 
+#include "tests/integration/paths.h"
 #include "tests/integration/process.h"
 
 using wisp::test::run_process;
 
 namespace {
 
-const std::string kWisp = WISP_BINARY;
-const std::string kHello = std::string(TINY_GUEST_DIR) + "/hello.bzImage";
+using wisp::test::kWisp;
+using wisp::test::tiny_guest;
+const std::string kHello = tiny_guest("hello");
 constexpr int kTimeout = 30;
 
 std::string temp_file_with(const std::string& contents) {

@@ -7,15 +7,17 @@
 #include <string>
 #include <vector>
 
+#include "tests/integration/paths.h"
 #include "tests/integration/process.h"
 
 using wisp::test::run_process;
 
 namespace {
 
-const std::string kWisp = WISP_BINARY;
-const std::string kHello = std::string(TINY_GUEST_DIR) + "/hello.bzImage";
-const std::string kEcho = std::string(TINY_GUEST_DIR) + "/echo.bzImage";
+using wisp::test::kWisp;
+using wisp::test::tiny_guest;
+const std::string kHello = tiny_guest("hello");
+const std::string kEcho = tiny_guest("echo");
 constexpr int kTimeout = 60;
 
 // Input of `length` printable bytes without 'q' (which ends the echo guest).
@@ -109,7 +111,7 @@ TEST_CASE("SIGTERM stops a running guest cleanly", "[kvm]") {
 }
 
 TEST_CASE("a triple fault ends the VMM with its own status and a reason", "[kvm]") {
-  std::string guest = std::string(TINY_GUEST_DIR) + "/triple_fault.bzImage";
+  std::string guest = tiny_guest("triple_fault");
   auto result = run_process({kWisp, "run", "--kernel", guest}, "", kTimeout);
   CHECK(result.status == 6);
   CHECK(result.err.find("triple fault") != std::string::npos);

@@ -1,0 +1,14 @@
+// Where the integration tests find the wisp binary and the tiny guests (set by CMake).
+#pragma once
+
+#include <string>
+
+namespace wisp::test {
+
+inline const std::string kWisp = WISP_BINARY;
+
+inline std::string tiny_guest(const std::string& name) {
+  return std::string(TINY_GUEST_DIR) + "/" + name + ".bzImage";
+}
+
+}  // namespace wisp::test

@@ -1,0 +1,81 @@
+/*
+ * The kit's helpers: the polled 8250/16550 UART on COM1, the debug-exit port, number parsing and
+ * the CPU's APIC ID. See kit.h for what each one promises.
+ */
+#include "kit.h"
+
+/* 8250/16550 registers, as offsets from the port base, and line status bits. */
+enum {
+  kUartData = 0,        /* RBR on read, THR on write */
+  kUartLineStatus = 5,  /* LSR */
+  kLsrDataReady = 1 << 0,
+  kLsrTransmitterEmpty = 1 << 5, /* THRE: THR can take a byte */
+};
+
+void serial_putc(char c) {
+  while (!(inb(KIT_COM1_PORT + kUartLineStatus) & kLsrTransmitterEmpty)) cpu_pause();
+  outb(KIT_COM1_PORT + kUartData, (uint8_t)c);
+}
+
+void serial_print(const char *s) {
+  while (*s) serial_putc(*s++);
+}
+
+void serial_print_hex(uint64_t value) {
+  char digits[16];
+  int count = 0;
+  do {
+    digits[count++] = "0123456789abcdef"[value & 0xf];
+    value >>= 4;
+  } while (value);
+  serial_print("0x");
+  while (count) serial_putc(digits[--count]);
+}
+
+void serial_print_dec(uint64_t value) {
+  char digits[20];
+  int count = 0;
+  do {
+    digits[count++] = (char)('0' + value % 10);
+    value /= 10;
+  } while (value);
+  while (count) serial_putc(digits[--count]);
+}
+
+char serial_getc(void) {
+  while (!(inb(KIT_COM1_PORT + kUartLineStatus) & kLsrDataReady)) cpu_pause();
+  return (char)inb(KIT_COM1_PORT + kUartData);
+}
+
+_Noreturn void guest_exit(unsigned value) {
+  outl(KIT_DEBUG_EXIT_PORT, value);
+  for (;;) __asm__ volatile("cli; hlt");
+}
+
+bool parse_dec(const char *s, uint64_t *value) {
+  while (*s == ' ') s++;
+  if (*s < '0' || *s > '9') return false;
+  uint64_t number = 0;
+  while (*s >= '0' && *s <= '9') number = number * 10 + (uint64_t)(*s++ - '0');
+  *value = number;
+  return true;
+}
+
+unsigned cpu_apic_id(void) {
+  uint32_t regs[4];
+  cpu_cpuid(1, regs);
+  return regs[1] >> 24;
+}
+
+void *memset(void *dest, int c, size_t n) {
+  unsigned char *d = dest;
+  while (n--) *d++ = (unsigned char)c;
+  return dest;
+}
+
+void *memcpy(void *dest, const void *src, size_t n) {
+  unsigned char *d = dest;
+  const unsigned char *s = src;
+  while (n--) *d++ = *s++;
+  return dest;
+}

@@ -93,4 +93,17 @@ foreach(guest IN LISTS KIT_GUESTS)
     list(APPEND KIT_GUEST_IMAGES ${image})
   endforeach()
 endforeach()
-add_custom_target(kit_guests ALL DEPENDS ${KIT_GUEST_IMAGES})
+
+# The BIOS ROM with which qemu/run.sh boots the formats QEMU cannot load itself.
+set(KIT_QEMU_SHIM ${KIT_OUTPUT_DIR}/boot-shim.rom)
+kit_compile(${KIT_SOURCE_DIR}/qemu/boot_shim.S boot_shim.S.o)
+add_custom_command(
+  OUTPUT ${KIT_QEMU_SHIM}
+  COMMAND ld ${KIT_LD_FLAGS} -Ttext=0xf0000 -e 0xffff0 -o ${KIT_OBJECT_DIR}/boot-shim.elf64
+          ${KIT_OBJECT_DIR}/boot_shim.S.o
+  COMMAND objcopy -O binary -j .text ${KIT_OBJECT_DIR}/boot-shim.elf64 ${KIT_QEMU_SHIM}
+  DEPENDS ${KIT_OBJECT_DIR}/boot_shim.S.o
+  COMMENT "Kit: linking the QEMU boot shim"
+  VERBATIM)
+
+add_custom_target(kit_guests ALL DEPENDS ${KIT_GUEST_IMAGES} ${KIT_QEMU_SHIM})

@@ -6,7 +6,7 @@
  */
 #include "kit.h"
 
-#define SMP_TIMEOUT_TSC_TICKS 20000000000ull /* 5 s or more at the TSC rates of today's CPUs */
+#define SMP_TIMEOUT_TSC_TICKS 10000000000ull /* 2.5 s to 5 s at the TSC rates of today's CPUs */
 #define EXIT_TIMEOUT 1
 
 static volatile int serial_lock;

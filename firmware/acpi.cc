@@ -291,10 +291,9 @@ GenericAddress io_port_register(uint16_t port) {
 // COM1 as a PNP0501 device. In hardware-reduced mode Linux has no legacy PIC and so no ISA IRQ
 // mappings of its own: the _CRS here is what maps IRQ 4 to its I/O APIC pin for the 8250 driver.
 aml::Bytes com1_device() {
-  const std::array resources{
-      aml::io_port(layout::kCom1Port, layout::kUartPortCount),
-      aml::interrupt(layout::kCom1Irq, aml::Trigger::kEdge, aml::Polarity::kActiveHigh,
-                     aml::Sharing::kExclusive)};
+  const std::array resources{aml::io_port(layout::kCom1Port, layout::kUartPortCount),
+                             aml::interrupt(layout::kCom1Irq, aml::Trigger::kEdge,
+                                            aml::Polarity::kActiveHigh, aml::Sharing::kExclusive)};
   aml::Bytes terms = aml::name("_HID", aml::eisa_id("PNP0501"));
   aml::append(terms, aml::name("_UID", aml::integer(0)));
   aml::append(terms, aml::name("_CRS", aml::resource_template(resources)));

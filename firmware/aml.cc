@@ -225,8 +225,8 @@ Bytes eisa_id(std::string_view id) {
   if (id.size() != 7 || !is_upper(id[0]) || !is_upper(id[1]) || !is_upper(id[2]))
     invalid(fmt::format("EISA ID \"{}\" is not three capitals and four hex digits", id));
   // Three 5-bit letters ('A' is 1), then four hex digits, stored big-endian in the dword's bytes.
-  uint32_t letters = (uint32_t(id[0] - '@') << 10) | (uint32_t(id[1] - '@') << 5) |
-                     uint32_t(id[2] - '@');
+  uint32_t letters =
+      (uint32_t(id[0] - '@') << 10) | (uint32_t(id[1] - '@') << 5) | uint32_t(id[2] - '@');
   uint32_t digits = 0;
   for (int i = 3; i < 7; ++i) {
     int digit = hex(id[i]);
@@ -235,7 +235,7 @@ Bytes eisa_id(std::string_view id) {
   }
   uint32_t big_endian = (letters << 16) | digits;
   uint32_t value = ((big_endian >> 24) & 0xff) | ((big_endian >> 8) & 0xff00) |
-          ((big_endian << 8) & 0xff0000) | ((big_endian << 24) & 0xff000000);
+                   ((big_endian << 8) & 0xff0000) | ((big_endian << 24) & 0xff000000);
   return integer(value);
 }
 

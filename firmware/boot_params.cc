@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "firmware/layout.h"
 #include "firmware/memory_map.h"
 
 namespace wisp {
@@ -20,8 +21,10 @@ constexpr uint8_t kLoaderTypeUndefined = 0xff;  // boot.rst: "no assigned ID"
 Result<void> write_boot_params(const GuestMemory& memory, uint64_t address,
                                const BootParamsInput& input) {
   boot_params params{};
-  const std::vector<uint8_t>& header = input.image->setup_header;
-  std::memcpy(&params.hdr, header.data(), std::min(header.size(), sizeof(params.hdr)));
+  if (input.image) {
+    const std::vector<uint8_t>& header = input.image->setup_header;
+    std::memcpy(&params.hdr, header.data(), std::min(header.size(), sizeof(params.hdr)));
+  }
 
   params.hdr.type_of_loader = kLoaderTypeUndefined;
   params.hdr.cmd_line_ptr = static_cast<uint32_t>(input.cmdline_address);
@@ -54,6 +57,17 @@ Result<void> write_cmdline(const GuestMemory& memory, uint64_t address, std::str
   std::copy(cmdline.begin(), cmdline.end(), target.begin());
   target[cmdline.size()] = 0;
   return {};
+}
+
+Result<uint64_t> write_zero_page(const GuestMemory& memory, BootPlan& plan,
+                                 const BootParamsInput& input, std::string_view cmdline) {
+  uint64_t max_cmdline = layout::kCmdlineMaxBytes - 1;
+  if (input.image) max_cmdline = std::min<uint64_t>(input.image->cmdline_size, max_cmdline);
+  TRY(plan.claim("the command line", input.cmdline_address, cmdline.size() + 1));
+  TRY(write_cmdline(memory, input.cmdline_address, cmdline, max_cmdline));
+  TRY(plan.claim("the zero page", layout::kZeroPageAddress, sizeof(boot_params)));
+  TRY(write_boot_params(memory, layout::kZeroPageAddress, input));
+  return layout::kZeroPageAddress;
 }
 
 }  // namespace wisp

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "firmware/boot_common.h"
 #include "firmware/bzimage.h"
 #include "vmm/base/guest_memory.h"
 #include "vmm/base/result.h"
@@ -11,7 +12,7 @@
 namespace wisp {
 
 struct BootParamsInput {
-  const BzImage* image;
+  const BzImage* image;  // the kernel's setup header, or null for kernels that have none
   uint64_t memory_size;
   uint64_t cmdline_address;
   uint64_t initrd_address = 0;
@@ -27,5 +28,10 @@ Result<void> write_boot_params(const GuestMemory& memory, uint64_t address,
 // Writes the NUL-terminated command line, refusing one longer than the kernel accepts.
 Result<void> write_cmdline(const GuestMemory& memory, uint64_t address, std::string_view cmdline,
                            uint64_t max_length);
+
+// Writes the command line (checked against the kernel's limit, if it has a setup header) and
+// boot_params at layout::kZeroPageAddress, claiming both ranges; returns the zero page address.
+Result<uint64_t> write_zero_page(const GuestMemory& memory, BootPlan& plan,
+                                 const BootParamsInput& input, std::string_view cmdline);
 
 }  // namespace wisp

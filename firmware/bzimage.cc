@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "firmware/file_io.h"
-
 namespace wisp {
 namespace {
 
@@ -74,14 +72,14 @@ Result<BzImage> parse_bzimage(std::span<const uint8_t> head, uint64_t file_size)
   return image;
 }
 
-Result<LoadedKernel> load_bzimage(const GuestMemory& memory, int fd, const BzImage& image,
-                                  uint64_t load_address) {
+Result<LoadedKernel> load_bzimage(const GuestMemory& memory, const ImageFile& file,
+                                  const BzImage& image, uint64_t load_address) {
   uint64_t footprint = std::max<uint64_t>(image.kernel_bytes, image.init_size);
   if (!memory.slice(load_address, footprint))
     return fail("the kernel needs {} MiB from {:#x}, more than guest memory has",
                 (footprint + (1 << 20) - 1) >> 20, load_address);
   std::span<uint8_t> target = TRY(memory.slice(load_address, image.kernel_bytes));
-  TRY(read_exactly(fd, image.setup_bytes, target));
+  TRY(file.read(image.setup_bytes, target));
   return LoadedKernel{load_address + kEntry64Offset, load_address + footprint};
 }
 

@@ -6,6 +6,7 @@
 #include <span>
 #include <vector>
 
+#include "firmware/image_file.h"
 #include "vmm/base/guest_memory.h"
 #include "vmm/base/result.h"
 
@@ -33,8 +34,8 @@ struct LoadedKernel {
   uint64_t end;          // first byte past what the kernel may use while booting
 };
 
-// Reads the protected-mode kernel from `fd` straight into guest memory at `load_address`.
-Result<LoadedKernel> load_bzimage(const GuestMemory& memory, int fd, const BzImage& image,
-                                  uint64_t load_address);
+// Reads the protected-mode kernel from `file` straight into guest memory at `load_address`.
+Result<LoadedKernel> load_bzimage(const GuestMemory& memory, const ImageFile& file,
+                                  const BzImage& image, uint64_t load_address);
 
 }  // namespace wisp

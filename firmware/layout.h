@@ -8,6 +8,8 @@ namespace wisp::layout {
 
 // Low memory (below 640 KiB): boot structures written by the loader.
 inline constexpr uint64_t kGdtAddress = 0x500;
+inline constexpr uint64_t kBootInfoAddress = 0x6000;  // PVH start_info or Multiboot info
+inline constexpr uint64_t kBootInfoMaxBytes = 0x1000;
 inline constexpr uint64_t kZeroPageAddress = 0x7000;  // boot_params
 inline constexpr uint64_t kPml4Address = 0x9000;
 inline constexpr uint64_t kPdptAddress = 0xa000;

@@ -15,9 +15,14 @@ constexpr uint64_t kEntriesPerTable = 512;
 
 }  // namespace
 
-Result<void> write_boot_tables(const GuestMemory& memory) {
+Result<void> write_gdt(const GuestMemory& memory) {
   for (size_t i = 0; i < kGdt.size(); ++i)
     TRY(memory.write_obj(layout::kGdtAddress + i * 8, kGdt[i]));
+  return {};
+}
+
+Result<void> write_boot_tables(const GuestMemory& memory) {
+  TRY(write_gdt(memory));
 
   constexpr uint64_t kGigabyte = 1ull << 30;
   constexpr uint64_t kDirectories = layout::kIdentityMappedBytes / kGigabyte;

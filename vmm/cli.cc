@@ -9,8 +9,8 @@ namespace {
 
 constexpr const char* kExitStatusHelp =
     "Exit status: 0 guest powered off; odd (v<<1)|1 guest wrote v to the debug-exit port 0xf4; "
-    "2 bad usage; 4 guest reset; 6 triple fault; 10 VMM or KVM error; 12 Ctrl-A x, SIGINT or "
-    "SIGTERM.";
+    "2 bad usage; 4 guest reset; 6 triple fault; 8 --timeout expired; 10 VMM or KVM error; 12 "
+    "Ctrl-A x, SIGINT or SIGTERM.";
 
 // An option whose text goes through one of our parse functions; a parse error is a usage error.
 template <typename T, typename Parse>
@@ -38,13 +38,27 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
 
   CLI::App* run = app.add_subcommand("run", "Boot a Linux kernel (bzImage) on the serial console");
   run->add_option("--kernel", config.kernel_path, "Kernel image (bzImage)")->required();
-  run->add_option("--initrd", config.initrd_path, "Initial ramdisk");
+  add_parsed_option(
+      run, "--initrd", config.initrd_paths,
+      [](std::string_view text) -> Result<std::vector<std::string>> { return split_list(text); },
+      "Initial ramdisk; for Multiboot and PVH kernels a comma-separated list of modules");
   run->add_option("--cmdline", config.cmdline, "Kernel command line")->capture_default_str();
   run->add_option("--cpus", config.cpus, "Number of vCPUs")->capture_default_str();
   add_parsed_option(run, "--memory", config.memory_bytes, parse_size,
                     "Guest memory, e.g. 512M or 2G (default 512M)");
   add_parsed_option(run, "--serial", config.serial, parse_serial,
-                    "Serial console: stdio (default), file=PATH or none");
+                    "Serial console: stdio (default), file=PATH, tee=PATH (both) or none");
+  add_parsed_option(run, "--kernel-format", config.kernel_format, parse_kernel_format,
+                    "auto (default: from the file), bzimage, pvh, multiboot, elf or raw");
+  add_parsed_option(run, "--load-address", config.raw.load_address, parse_address,
+                    "Where a raw kernel is loaded (with --kernel-format raw)");
+  add_parsed_option(run, "--entry", config.raw.entry, parse_address,
+                    "A raw kernel's entry point (with --kernel-format raw)");
+  add_parsed_option(run, "--entry-mode", config.raw.entry_mode, parse_entry_mode,
+                    "real, protected or long: how a raw kernel is entered");
+  run->add_option("--timeout", config.timeout_seconds,
+                  "Stop the guest after this many seconds (exit status 8); 0: never")
+      ->capture_default_str();
   add_parsed_option(run, "--on-reboot", config.on_reboot, parse_reboot_action,
                     "What a guest reboot does: exit (default) or restart");
   run->add_flag_function(

@@ -37,7 +37,9 @@ Result<SerialConfig> parse_serial(std::string_view text) {
   if (text == "none") return SerialConfig{SerialMode::kNone, ""};
   if (text.starts_with("file=") && text.size() > 5)
     return SerialConfig{SerialMode::kFile, std::string(text.substr(5))};
-  return fail("--serial '{}' is not one of stdio, none, file=PATH", text);
+  if (text.starts_with("tee=") && text.size() > 4)
+    return SerialConfig{SerialMode::kTee, std::string(text.substr(4))};
+  return fail("--serial '{}' is not one of stdio, none, file=PATH, tee=PATH", text);
 }
 
 Result<RebootAction> parse_reboot_action(std::string_view text) {
@@ -46,12 +48,70 @@ Result<RebootAction> parse_reboot_action(std::string_view text) {
   return fail("--on-reboot '{}' is not one of exit, restart", text);
 }
 
+Result<KernelFormat> parse_kernel_format(std::string_view text) {
+  for (KernelFormat format : {KernelFormat::kAuto, KernelFormat::kBzImage, KernelFormat::kPvh,
+                              KernelFormat::kMultiboot, KernelFormat::kElf, KernelFormat::kRaw}) {
+    if (text == format_name(format)) return format;
+  }
+  return fail("--kernel-format '{}' is not one of auto, bzimage, pvh, multiboot, elf, raw", text);
+}
+
+Result<EntryMode> parse_entry_mode(std::string_view text) {
+  if (text == "real") return EntryMode::kReal;
+  if (text == "protected") return EntryMode::kProtected;
+  if (text == "long") return EntryMode::kLong;
+  return fail("--entry-mode '{}' is not one of real, protected, long", text);
+}
+
+Result<uint64_t> parse_address(std::string_view text) {
+  int base = 10;
+  if (text.starts_with("0x") || text.starts_with("0X")) {
+    text.remove_prefix(2);
+    base = 16;
+  }
+  uint64_t value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, base);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size())
+    return fail("'{}' is not an address (decimal or 0x-prefixed hexadecimal)", text);
+  return value;
+}
+
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> parts;
+  while (!text.empty()) {
+    size_t comma = text.find(',');
+    std::string_view part = text.substr(0, comma);
+    if (!part.empty()) parts.emplace_back(part);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return parts;
+}
+
+namespace {
+
+Result<void> validate_raw_options(const VmConfig& config) {
+  const RawImageOptions& raw = config.raw;
+  bool any = raw.load_address || raw.entry || raw.entry_mode;
+  if (config.kernel_format == KernelFormat::kRaw) {
+    if (!raw.load_address || !raw.entry || !raw.entry_mode)
+      return fail("--kernel-format raw needs --load-address, --entry and --entry-mode");
+  } else if (any) {
+    return fail("--load-address, --entry and --entry-mode go with --kernel-format raw");
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<void> validate(const VmConfig& config, uint64_t host_memory) {
   if (config.kernel_path.empty()) return fail("--kernel is required");
   if (::access(config.kernel_path.c_str(), R_OK) != 0)
     return fail_errno(fmt::format("kernel {}", config.kernel_path));
-  if (!config.initrd_path.empty() && ::access(config.initrd_path.c_str(), R_OK) != 0)
-    return fail_errno(fmt::format("initrd {}", config.initrd_path));
+  for (const std::string& initrd : config.initrd_paths) {
+    if (::access(initrd.c_str(), R_OK) != 0) return fail_errno(fmt::format("initrd {}", initrd));
+  }
+  TRY(validate_raw_options(config));
   if (config.cpus == 0 || config.cpus > kMaximumCpus)
     return fail("--cpus {} is out of range (1 to {})", config.cpus, kMaximumCpus);
   if (config.memory_bytes < kMinimumMemoryBytes)

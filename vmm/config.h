@@ -4,27 +4,32 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "firmware/boot_config.h"
 #include "vmm/base/result.h"
 
 namespace wisp {
 
-enum class SerialMode { kStdio, kFile, kNone };
+enum class SerialMode { kStdio, kFile, kTee, kNone };  // kTee: the terminal and a file
 enum class RebootAction { kExit, kRestart };
 
 struct SerialConfig {
   SerialMode mode = SerialMode::kStdio;
-  std::string path;  // for kFile
+  std::string path;  // for kFile and kTee
 };
 
 struct VmConfig {
   std::string kernel_path;
-  std::string initrd_path;
+  std::vector<std::string> initrd_paths;  // --initrd A,B: one module each
   std::string cmdline = "console=ttyS0";
   uint32_t cpus = 1;
   uint64_t memory_bytes = 512ull << 20;
   SerialConfig serial;
   RebootAction on_reboot = RebootAction::kExit;
+  KernelFormat kernel_format = KernelFormat::kAuto;
+  RawImageOptions raw;
+  uint32_t timeout_seconds = 0;  // 0: none
 };
 
 inline constexpr uint64_t kMinimumMemoryBytes = 4ull << 20;
@@ -32,9 +37,17 @@ inline constexpr uint32_t kMaximumCpus = 255;  // xAPIC IDs in the MADT
 
 // "512M", "2G", "64K", "1T", or a plain number of MiB as QEMU's -m takes it.
 Result<uint64_t> parse_size(std::string_view text);
-// "stdio", "none" or "file=PATH".
+// "stdio", "none", "file=PATH" or "tee=PATH".
 Result<SerialConfig> parse_serial(std::string_view text);
 Result<RebootAction> parse_reboot_action(std::string_view text);
+// auto, bzimage, pvh, multiboot, elf or raw.
+Result<KernelFormat> parse_kernel_format(std::string_view text);
+// real, protected or long.
+Result<EntryMode> parse_entry_mode(std::string_view text);
+// A guest address: decimal or 0x-prefixed hexadecimal.
+Result<uint64_t> parse_address(std::string_view text);
+// "a,b,c" into its non-empty parts.
+std::vector<std::string> split_list(std::string_view text);
 
 // Checks values against each other and the host: the memory the host has, the kernel file.
 Result<void> validate(const VmConfig& config, uint64_t host_memory_bytes);

@@ -40,6 +40,20 @@ class FdSink final : public ByteSink {
   int fd_;
 };
 
+// Writes every byte to two sinks (the terminal and a log file).
+class TeeSink final : public ByteSink {
+ public:
+  TeeSink(ByteSink& first, ByteSink& second) : first_(first), second_(second) {}
+  void write(std::span<const uint8_t> bytes) override {
+    first_.write(bytes);
+    second_.write(bytes);
+  }
+
+ private:
+  ByteSink& first_;
+  ByteSink& second_;
+};
+
 class NullSink final : public ByteSink {
  public:
   void write(std::span<const uint8_t>) override {}

@@ -74,6 +74,15 @@ void set_delivery_mode(kvm_lapic_state& lapic, size_t reg, uint32_t mode) {
 
 void ignore_signal(int) {}
 
+// Flat segments from Wisp's boot GDT, with `code_selector` in CS.
+void set_flat_segments(kvm_sregs& sregs, uint16_t code_selector) {
+  sregs.cs = segment_from_gdt(code_selector);
+  sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = segment_from_gdt(long_mode::kDataSelector);
+  sregs.tr = segment_from_gdt(long_mode::kTssSelector);
+  sregs.gdt.base = layout::kGdtAddress;
+  sregs.gdt.limit = static_cast<uint16_t>(long_mode::kGdt.size() * 8 - 1);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Vcpu>> Vcpu::create(int vm_fd, uint32_t index, size_t run_size) {
@@ -129,24 +138,46 @@ Result<void> Vcpu::set_boot_state() {
   return {};
 }
 
-Result<void> Vcpu::set_long_mode_entry(uint64_t entry, uint64_t boot_params) {
+Result<void> Vcpu::set_entry(const CpuEntry& entry) {
   kvm_sregs sregs{};
   TRY(checked_ioctl(fd_.get(), KVM_GET_SREGS, &sregs, "KVM_GET_SREGS"));
-  sregs.cs = segment_from_gdt(long_mode::kCodeSelector);
-  sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = segment_from_gdt(long_mode::kDataSelector);
-  sregs.tr = segment_from_gdt(long_mode::kTssSelector);
-  sregs.gdt.base = layout::kGdtAddress;
-  sregs.gdt.limit = static_cast<uint16_t>(long_mode::kGdt.size() * 8 - 1);
-  sregs.cr0 = kCr0ProtectionEnable | kCr0ExtensionType | kCr0Paging;
-  sregs.cr3 = layout::kPml4Address;
-  sregs.cr4 = kCr4Pae;
-  sregs.efer = kEferLongModeEnable | kEferLongModeActive;
+  uint64_t rip = entry.rip;
+  switch (entry.mode) {
+    case EntryMode::kLong:
+      set_flat_segments(sregs, long_mode::kCodeSelector);
+      sregs.cr0 = kCr0ProtectionEnable | kCr0ExtensionType | kCr0Paging;
+      sregs.cr3 = layout::kPml4Address;
+      sregs.cr4 = kCr4Pae;
+      sregs.efer = kEferLongModeEnable | kEferLongModeActive;
+      break;
+    case EntryMode::kProtected:
+      set_flat_segments(sregs, long_mode::kCode32Selector);
+      sregs.cr0 = kCr0ProtectionEnable | kCr0ExtensionType;
+      sregs.cr3 = 0;
+      sregs.cr4 = 0;
+      sregs.efer = 0;
+      break;
+    case EntryMode::kReal: {
+      // KVM's reset state is real mode already; only CS:IP moves to the entry.
+      uint16_t segment = static_cast<uint16_t>((entry.rip >> 4) & 0xf000);
+      sregs.cs.selector = segment;
+      sregs.cs.base = uint64_t{segment} << 4;
+      rip = entry.rip - sregs.cs.base;
+      for (kvm_segment* data : {&sregs.ds, &sregs.es, &sregs.fs, &sregs.gs, &sregs.ss}) {
+        data->selector = 0;
+        data->base = 0;
+      }
+      break;
+    }
+  }
   TRY(checked_ioctl(fd_.get(), KVM_SET_SREGS, &sregs, "KVM_SET_SREGS"));
 
   kvm_regs regs{};
   regs.rflags = kRflagsReserved;
-  regs.rip = entry;
-  regs.rsi = boot_params;
+  regs.rip = rip;
+  regs.rax = entry.rax;
+  regs.rbx = entry.rbx;
+  regs.rsi = entry.rsi;
   TRY(checked_ioctl(fd_.get(), KVM_SET_REGS, &regs, "KVM_SET_REGS"));
   return {};
 }

@@ -12,6 +12,7 @@
 #include <span>
 #include <vector>
 
+#include "firmware/boot_config.h"
 #include "vmm/base/fd.h"
 #include "vmm/base/mapping.h"
 #include "vmm/base/result.h"
@@ -37,8 +38,8 @@ class Vcpu {
   Result<void> set_cpuid(const std::vector<kvm_cpuid_entry2>& entries);
   // MSRs, FPU and local APIC LINT pins as a real machine's firmware leaves them.
   Result<void> set_boot_state();
-  // Long mode at `entry` with %rsi = `boot_params` (the boot CPU only; others wait for SIPI).
-  Result<void> set_long_mode_entry(uint64_t entry, uint64_t boot_params);
+  // The boot CPU's first instruction and registers (other vCPUs wait for INIT/SIPI).
+  Result<void> set_entry(const CpuEntry& entry);
 
   // Runs the guest until the VM stops; returns why this vCPU stopped, if it was the cause.
   std::optional<StopReason> run(VcpuExitHandler& handler, const std::atomic<bool>& stopping);

@@ -3,13 +3,14 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 
 #include "devices/legacy/acpi_pm.h"
 #include "devices/legacy/debug_exit.h"
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/null_device.h"
+#include "firmware/kernel_loader.h"
 #include "firmware/layout.h"
-#include "firmware/linux_loader.h"
 #include "firmware/memory_map.h"
 #include "vmm/console.h"
 #include "vmm/cpuid.h"
@@ -36,6 +37,16 @@ class KvmIrqLine final : public IrqLine {
   int vm_fd_;
   uint32_t gsi_;
 };
+
+// A timerfd that becomes readable once, `seconds` from now.
+Result<Fd> start_timeout_timer(uint32_t seconds) {
+  Fd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  if (!timer.valid()) return fail_errno("timerfd_create");
+  itimerspec when{};
+  when.it_value.tv_sec = seconds;
+  if (::timerfd_settime(timer.get(), 0, &when, nullptr) < 0) return fail_errno("timerfd_settime");
+  return timer;
+}
 
 }  // namespace
 
@@ -105,16 +116,23 @@ Result<void> Vm::create_memory() {
 }
 
 Result<void> Vm::open_serial_output() {
+  if (config_.serial.mode == SerialMode::kFile || config_.serial.mode == SerialMode::kTee) {
+    serial_file_.reset(
+        ::open(config_.serial.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!serial_file_.valid())
+      return fail_errno(fmt::format("cannot open serial output {}", config_.serial.path));
+  }
   switch (config_.serial.mode) {
     case SerialMode::kStdio:
       serial_output_ = std::make_unique<FdSink>(STDOUT_FILENO);
       break;
     case SerialMode::kFile:
-      serial_file_.reset(
-          ::open(config_.serial.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-      if (!serial_file_.valid())
-        return fail_errno(fmt::format("cannot open serial output {}", config_.serial.path));
       serial_output_ = std::make_unique<FdSink>(serial_file_.get());
+      break;
+    case SerialMode::kTee:
+      serial_sinks_.push_back(std::make_unique<FdSink>(STDOUT_FILENO));
+      serial_sinks_.push_back(std::make_unique<FdSink>(serial_file_.get()));
+      serial_output_ = std::make_unique<TeeSink>(*serial_sinks_[0], *serial_sinks_[1]);
       break;
     case SerialMode::kNone:
       serial_output_ = std::make_unique<NullSink>();
@@ -141,11 +159,9 @@ Result<void> Vm::create_devices() {
 }
 
 Result<void> Vm::load_kernel() {
-  LinuxBootConfig boot{config_.kernel_path, config_.initrd_path, config_.cmdline,
-                       config_.memory_bytes, config_.cpus};
-  LinuxEntry entry = TRY(load_linux(memory_, boot));
-  entry_ = entry.entry;
-  boot_params_ = entry.boot_params;
+  BootConfig boot{config_.kernel_path, config_.initrd_paths,  config_.cmdline, config_.memory_bytes,
+                  config_.cpus,        config_.kernel_format, config_.raw};
+  entry_ = TRY(wisp::load_kernel(memory_, boot));
   return {};
 }
 
@@ -157,7 +173,7 @@ Result<void> Vm::create_vcpus() {
     TRY(vcpu->set_cpuid(vcpu_cpuid(supported, index, config_.cpus)));
     TRY(vcpu->set_boot_state());
     // Other vCPUs wait in KVM for the INIT/SIPI the guest sends them.
-    if (index == 0) TRY(vcpu->set_long_mode_entry(entry_, boot_params_));
+    if (index == 0) TRY(vcpu->set_entry(entry_));
     vcpus_.push_back(std::move(vcpu));
   }
   return {};
@@ -176,11 +192,17 @@ Result<StopReason> Vm::run() {
 
   std::unique_ptr<RawTerminal> terminal;
   std::unique_ptr<ConsoleInput> input;
-  if (config_.serial.mode == SerialMode::kStdio) {
+  if (config_.serial.mode == SerialMode::kStdio || config_.serial.mode == SerialMode::kTee) {
     terminal = RawTerminal::enter(STDIN_FILENO);
     input =
         std::make_unique<ConsoleInput>(STDIN_FILENO, *com1_, *this, loop_, TRY(EventFd::create()));
     TRY(input->start());
+  }
+
+  Fd timer;
+  if (config_.timeout_seconds > 0) {
+    timer = TRY(start_timeout_timer(config_.timeout_seconds));
+    TRY(loop_.watch(timer.get(), [this] { request_stop({StopKind::kTimeout}); }));
   }
 
   Vcpu::install_kick_signal();

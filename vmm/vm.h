@@ -59,14 +59,14 @@ class Vm final : public VmStopper, public VcpuExitHandler {
   Bus mmio_bus_;
 
   Fd serial_file_;
+  std::vector<std::unique_ptr<ByteSink>> serial_sinks_;  // behind a tee
   std::unique_ptr<ByteSink> serial_output_;
   std::unique_ptr<IrqLine> com1_irq_;
   std::shared_ptr<Serial> com1_;
 
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::vector<std::jthread> threads_;
-  uint64_t entry_ = 0;
-  uint64_t boot_params_ = 0;
+  CpuEntry entry_;
 
   std::atomic<bool> stopping_{false};
   std::mutex stop_mutex_;

@@ -42,9 +42,9 @@ TEST_CASE("Debian's bzImage parses and loads", "[debian-kernel]") {
   CHECK(image->initrd_addr_max == 0x7fffffff);
 
   auto memory = test::make_guest_memory({{0, 128 << 20}});
-  int fd = ::open(kKernel.c_str(), O_RDONLY);
-  REQUIRE(fd >= 0);
-  auto loaded = load_bzimage(memory, fd, *image, 0x100000);
+  auto image_file = ImageFile::open(kKernel);
+  REQUIRE(image_file);
+  auto loaded = load_bzimage(memory, *image_file, *image, 0x100000);
   REQUIRE(loaded);
   CHECK(loaded->entry_64bit == 0x100200);
   auto copied = memory.slice(0x100000, image->kernel_bytes);
@@ -53,8 +53,7 @@ TEST_CASE("Debian's bzImage parses and loads", "[debian-kernel]") {
 
   // Not enough memory for its boot-time footprint.
   auto small = test::make_guest_memory({{0, 16 << 20}});
-  CHECK_FALSE(load_bzimage(small, fd, *image, 0x100000));
-  ::close(fd);
+  CHECK_FALSE(load_bzimage(small, *image_file, *image, 0x100000));
 }
 
 TEST_CASE("a damaged Debian bzImage is refused", "[debian-kernel]") {

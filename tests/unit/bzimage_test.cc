@@ -105,11 +105,11 @@ TEST_CASE("the loader copies the protected-mode kernel and checks its footprint"
   auto file = read_file(kHello);
   auto image = parse(file);
   REQUIRE(image);
-  int fd = ::open(kHello.c_str(), O_RDONLY);
-  REQUIRE(fd >= 0);
+  auto image_file = ImageFile::open(kHello);
+  REQUIRE(image_file);
 
   auto memory = test::make_guest_memory({{0, 2 << 20}});
-  auto loaded = load_bzimage(memory, fd, *image, 0x100000);
+  auto loaded = load_bzimage(memory, *image_file, *image, 0x100000);
   REQUIRE(loaded);
   CHECK(loaded->entry_64bit == 0x100200);
   CHECK(loaded->end == 0x100000 + 0x10000);  // init_size is larger than the file
@@ -118,8 +118,7 @@ TEST_CASE("the loader copies the protected-mode kernel and checks its footprint"
   CHECK(std::equal(copied->begin(), copied->end(), file.begin() + 0x400));
 
   auto small = test::make_guest_memory({{0, 0x108000}});
-  auto refused = load_bzimage(small, fd, *image, 0x100000);
+  auto refused = load_bzimage(small, *image_file, *image, 0x100000);
   REQUIRE_FALSE(refused);
   CHECK_THAT(refused.error().message(), Catch::Contains("more than guest memory has"));
-  ::close(fd);
 }

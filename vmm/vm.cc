@@ -220,6 +220,8 @@ Result<StopReason> Vm::run() {
 void Vm::vcpu_thread(Vcpu& vcpu) {
   vcpu.set_thread(pthread_self());
   if (std::optional<StopReason> reason = vcpu.run(*this, stopping_)) request_stop(*reason);
+  // From here on the thread may be joined: kick() must not signal it any more.
+  vcpu.set_thread(0);
 }
 
 void Vm::stop_vcpus() {

@@ -11,4 +11,9 @@ inline std::string tiny_guest(const std::string& name) {
   return std::string(TINY_GUEST_DIR) + "/" + name + ".bzImage";
 }
 
+// A guest of the test-guest kit (guest/kit): "<guest>.<format>.<elf|bin>".
+inline std::string kit_guest(const std::string& file) {
+  return std::string(KIT_GUEST_DIR) + "/" + file;
+}
+
 }  // namespace wisp::test

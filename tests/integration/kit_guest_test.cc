@@ -1,0 +1,141 @@
+// The test-guest kit's guests (guest/kit) booted through every boot format and entry mode on the
+// host's /dev/kvm: what they print and how Wisp exits.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "tests/integration/paths.h"
+#include "tests/integration/process.h"
+
+using wisp::test::kit_guest;
+using wisp::test::kWisp;
+using wisp::test::run_process;
+
+namespace {
+
+constexpr int kTimeout = 60;
+constexpr int kGuestExitedZero = 1;  // debug-exit value 0
+
+wisp::test::ProcessResult boot(const std::vector<std::string>& args,
+                               const std::string& input = "") {
+  std::vector<std::string> argv = {kWisp, "run", "--memory", "64M"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto result = run_process(argv, input, kTimeout);
+  UNSCOPED_INFO("wisp " << args[1] << ": stdout: " << result.out << " stderr: " << result.err);
+  return result;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+TEST_CASE("hello boots as PVH, Multiboot (ELF and a.out kludge) and plain ELF64", "[kvm][kit]") {
+  auto pvh = boot({"--kernel", kit_guest("hello.pvh.elf"), "--cmdline", "a b"});
+  CHECK(pvh.out == "hello from pvh: a b\n");
+  CHECK(pvh.status == kGuestExitedZero);
+
+  // Multiboot hands the image's path first, as GRUB and QEMU do.
+  std::string elf = kit_guest("hello.multiboot.elf");
+  auto multiboot = boot({"--kernel", elf, "--cmdline", "a b"});
+  CHECK(multiboot.out == "hello from multiboot: " + elf + " a b\n");
+  CHECK(multiboot.status == kGuestExitedZero);
+
+  std::string aout = kit_guest("hello.multiboot-aout.bin");
+  auto kludge = boot({"--kernel", aout, "--cmdline", "c"});
+  CHECK(kludge.out == "hello from multiboot-aout: " + aout + " c\n");
+  CHECK(kludge.status == kGuestExitedZero);
+
+  auto elf64 = boot({"--kernel", kit_guest("hello.elf64.elf"), "--cmdline", "d"});
+  CHECK(elf64.out == "hello from elf64: d\n");
+  CHECK(elf64.status == kGuestExitedZero);
+}
+
+TEST_CASE("raw binaries start in real, protected or long mode", "[kvm][kit]") {
+  struct Case {
+    const char *file, *mode, *address, *name;
+  };
+  for (Case c : {Case{"hello.raw-real.bin", "real", "0x8000", "raw-real"},
+                 Case{"hello.raw-protected.bin", "protected", "0x100000", "raw-protected"},
+                 Case{"hello.raw-long.bin", "long", "0x100000", "raw-long"}}) {
+    auto result = boot({"--kernel", kit_guest(c.file), "--kernel-format", "raw", "--load-address",
+                        c.address, "--entry", c.address, "--entry-mode", c.mode, "--cmdline", "x"});
+    CHECK(result.out == std::string("hello from ") + c.name + ": x\n");
+    CHECK(result.status == kGuestExitedZero);
+  }
+}
+
+TEST_CASE("a forced format that does not fit the image is refused", "[kvm][kit]") {
+  auto not_multiboot =
+      boot({"--kernel", kit_guest("hello.pvh.elf"), "--kernel-format", "multiboot"});
+  CHECK(not_multiboot.status == 10);
+  CHECK(not_multiboot.err.find("no Multiboot header") != std::string::npos);
+
+  auto not_pvh = boot({"--kernel", kit_guest("hello.elf64.elf"), "--kernel-format", "pvh"});
+  CHECK(not_pvh.status == 10);
+  CHECK(not_pvh.err.find("no PVH entry note") != std::string::npos);
+
+  auto raw_without_address = boot({"--kernel", kit_guest("hello.raw-long.bin"), "--kernel-format",
+                                   "raw", "--entry", "0x100000", "--entry-mode", "long"});
+  CHECK(raw_without_address.status == 2);
+  CHECK(raw_without_address.err.find("--load-address") != std::string::npos);
+
+  // A raw image loaded on top of Wisp's boot structures.
+  auto overlapping =
+      boot({"--kernel", kit_guest("hello.raw-long.bin"), "--kernel-format", "raw", "--load-address",
+            "0x7000", "--entry", "0x7000", "--entry-mode", "long"});
+  CHECK(overlapping.status == 10);
+  CHECK(overlapping.err.find("overlaps") != std::string::npos);
+}
+
+TEST_CASE("every vCPU checks in, with more vCPUs than host cores", "[kvm][kit]") {
+  for (int cpus : {1, 2, 8}) {
+    std::string n = std::to_string(cpus);
+    auto result = boot({"--kernel", kit_guest("smp.pvh.elf"), "--cpus", n, "--cmdline", n});
+    CHECK(result.status == kGuestExitedZero);
+    CHECK(result.out.find("all " + n + " cpus checked in\n") != std::string::npos);
+    for (int cpu = 0; cpu < cpus; ++cpu)
+      CHECK(result.out.find("cpu " + std::to_string(cpu) + " checked in\n") != std::string::npos);
+  }
+}
+
+TEST_CASE("unhandled port and MMIO accesses read all-ones and the guest goes on", "[kvm][kit]") {
+  auto pio = boot({"--kernel", kit_guest("pio_probe.pvh.elf"), "-v"});
+  CHECK(pio.out == "pio probe ok\n");
+  CHECK(pio.status == kGuestExitedZero);
+  CHECK(pio.err.find("unhandled port") != std::string::npos);
+
+  auto mmio = boot({"--kernel", kit_guest("mmio_probe.elf64.elf"), "-v"});
+  CHECK(mmio.out == "mmio probe ok\n");
+  CHECK(mmio.status == kGuestExitedZero);
+  CHECK(mmio.err.find("unhandled MMIO read at 0xd0000000") != std::string::npos);
+}
+
+TEST_CASE("statuses: the guest's exit code, a triple fault, a timeout", "[kvm][kit]") {
+  auto code = boot({"--kernel", kit_guest("exit_code.pvh.elf"), "--cmdline", "42"});
+  CHECK(code.status == ((42 << 1) | 1));
+
+  auto fault = boot({"--kernel", kit_guest("triple_fault.elf64.elf")});
+  CHECK(fault.status == 6);
+
+  auto spin = boot({"--kernel", kit_guest("spin.pvh.elf"), "--timeout", "1"});
+  CHECK(spin.out == "spinning\n");
+  CHECK(spin.status == 8);
+}
+
+TEST_CASE("--serial tee writes the console to the terminal and a file", "[kvm][kit]") {
+  char path[] = "/tmp/wisp-tee-XXXXXX";
+  int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  ::close(fd);
+  auto result = boot({"--kernel", kit_guest("hello.pvh.elf"), "--cmdline", "tee", "--serial",
+                      std::string("tee=") + path});
+  CHECK(result.out == "hello from pvh: tee\n");
+  CHECK(read_file(path) == result.out);
+  ::unlink(path);
+}

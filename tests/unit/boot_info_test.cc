@@ -1,0 +1,128 @@
+// What the PVH and Multiboot loaders hand a guest, read back from guest memory.
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <fstream>
+
+#include "firmware/kernel_loader.h"
+#include "firmware/layout.h"
+#include "firmware/multiboot.h"
+#include "tests/unit/test_memory.h"
+
+using namespace wisp;
+
+namespace {
+
+std::string kit_guest(const std::string& name) {
+  return std::string(KIT_GUEST_DIR) + "/" + name;
+}
+
+// Two small module files.
+struct Modules {
+  std::string first = "/tmp/wisp-module-a", second = "/tmp/wisp-module-b";
+  Modules() {
+    std::ofstream(first) << "first module";
+    std::ofstream(second) << "second";
+  }
+  ~Modules() {
+    std::remove(first.c_str());
+    std::remove(second.c_str());
+  }
+};
+
+BootConfig boot_config(std::string kernel, std::vector<std::string> modules, std::string cmdline,
+                       uint64_t memory_size) {
+  BootConfig config;
+  config.kernel_path = std::move(kernel);
+  config.initrd_paths = std::move(modules);
+  config.cmdline = std::move(cmdline);
+  config.memory_size = memory_size;
+  return config;
+}
+
+template <typename T>
+T read(const GuestMemory& memory, uint64_t address) {
+  auto value = memory.read_obj<T>(address);
+  REQUIRE(value);
+  return *value;
+}
+
+std::string read_string(const GuestMemory& memory, uint64_t address) {
+  std::string text;
+  for (char c; (c = static_cast<char>(read<uint8_t>(memory, address))) != 0; ++address) text += c;
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("PVH: start info with command line, memory map, modules and RSDP") {
+  Modules modules;
+  auto memory = test::make_guest_memory({{0, 64 << 20}});
+  BootConfig config = boot_config(kit_guest("hello.pvh.elf"), {modules.first, modules.second},
+                                  "console=ttyS0", 64 << 20);
+  auto entry = load_kernel(memory, config);
+  REQUIRE(entry);
+  CHECK(entry->mode == EntryMode::kProtected);
+  CHECK(entry->rbx == layout::kBootInfoAddress);
+
+  uint64_t info = layout::kBootInfoAddress;
+  CHECK(read<uint32_t>(memory, info) == 0x336ec578);
+  CHECK(read<uint32_t>(memory, info + 4) == 1);   // version
+  CHECK(read<uint32_t>(memory, info + 12) == 2);  // nr_modules
+  CHECK(read_string(memory, read<uint64_t>(memory, info + 24)) == "console=ttyS0");
+  CHECK(read<uint64_t>(memory, info + 32) == layout::kAcpiTablesAddress);  // rsdp
+  uint64_t memmap = read<uint64_t>(memory, info + 40);
+  CHECK(read<uint32_t>(memory, info + 48) == 3);  // low RAM, reserved, RAM above 1 MiB
+  CHECK(read<uint64_t>(memory, memmap + 2 * 24 + 8) == (64 << 20) - layout::kHighMemoryStart);
+
+  uint64_t modlist = read<uint64_t>(memory, info + 16);
+  uint64_t first = read<uint64_t>(memory, modlist);
+  CHECK(first % 4096 == 0);
+  CHECK(read<uint64_t>(memory, modlist + 8) == 12);
+  auto bytes = memory.slice(first, 12);
+  REQUIRE(bytes);
+  CHECK(std::memcmp(bytes->data(), "first module", 12) == 0);
+  CHECK(read<uint64_t>(memory, modlist + 32) > first);
+  CHECK(read<uint64_t>(memory, modlist + 32 + 8) == 6);
+}
+
+TEST_CASE("Multiboot: info with memory, the image path before the arguments, modules, map") {
+  Modules modules;
+  auto memory = test::make_guest_memory({{0, 64 << 20}});
+  std::string image = kit_guest("hello.multiboot.elf");
+  BootConfig config = boot_config(image, {modules.first, modules.second}, "quiet", 64 << 20);
+  auto entry = load_kernel(memory, config);
+  REQUIRE(entry);
+  CHECK(entry->mode == EntryMode::kProtected);
+  CHECK(entry->rax == kMultibootBootloaderMagic);
+
+  uint64_t info = entry->rbx;
+  uint32_t flags = read<uint32_t>(memory, info);
+  CHECK((flags & 0x24d) == 0x24d);  // memory, cmdline, modules, memory map, boot loader name
+  CHECK(read<uint32_t>(memory, info + 4) == 639);                // mem_lower, KiB
+  CHECK(read<uint32_t>(memory, info + 8) == (64 << 10) - 1024);  // mem_upper, KiB
+  CHECK(read_string(memory, read<uint32_t>(memory, info + 16)) == image + " quiet");
+  CHECK(read<uint32_t>(memory, info + 20) == 2);  // mods_count
+  uint32_t mods = read<uint32_t>(memory, info + 24);
+  uint32_t start = read<uint32_t>(memory, mods);
+  CHECK(read<uint32_t>(memory, mods + 4) - start == 12);
+  CHECK(read_string(memory, read<uint32_t>(memory, mods + 8)) == modules.first);
+  CHECK(read_string(memory, read<uint32_t>(memory, info + 64)) == "wisp");
+  uint32_t mmap_length = read<uint32_t>(memory, info + 44);
+  CHECK(mmap_length == 3 * 24);
+  uint32_t mmap = read<uint32_t>(memory, info + 48);
+  CHECK(read<uint32_t>(memory, mmap) == 20);  // each entry's size field
+}
+
+TEST_CASE("a module larger than guest memory is refused") {
+  auto memory = test::make_guest_memory({{0, 8 << 20}});
+  std::string big = "/tmp/wisp-module-big";
+  {
+    std::ofstream out(big);
+    out << std::string(16 << 20, 'm');
+  }
+  BootConfig config = boot_config(kit_guest("hello.pvh.elf"), {big}, "", 8 << 20);
+  auto entry = load_kernel(memory, config);
+  std::remove(big.c_str());
+  REQUIRE_FALSE(entry);
+  CHECK_THAT(entry.error().message(), Catch::Contains("does not fit"));
+}

@@ -38,5 +38,8 @@
 #define KIT_PVH_START_MAGIC 0x336ec578
 #define KIT_MULTIBOOT_BOOTLOADER_MAGIC 0x2badb002
 
-/* The SMP trampoline: a page below 1 MiB, entered by the APs at the SIPI vector page. */
+/* SMP: the trampoline is a page below 1 MiB, entered by the APs at the SIPI vector page; each of
+ * at most KIT_MAX_CPUS - 1 APs gets a stack of KIT_AP_STACK_SIZE. */
 #define KIT_TRAMPOLINE_ADDRESS 0x8000
+#define KIT_MAX_CPUS 16
+#define KIT_AP_STACK_SIZE 4096

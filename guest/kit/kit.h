@@ -118,7 +118,6 @@ static inline int atomic_increment(volatile int *counter) {
 /* SMP (smp.c, smp_trampoline.S): starts every other CPU with INIT-SIPI-SIPI broadcast through
  * the local APIC. Each AP runs through a real-mode trampoline at KIT_TRAMPOLINE_ADDRESS into long
  * mode on its own stack, calls ap_main, then halts forever. At most KIT_MAX_CPUS CPUs. */
-#define KIT_MAX_CPUS 16
 void smp_start_aps(void (*ap_main)(void));
 
 /* The compiler may emit calls to these for plain loops and struct copies. */

@@ -8,8 +8,7 @@
  */
 #include "long_mode.inc"
 
-#define KIT_AP_STACK_SIZE 4096
-#define KIT_MAX_APS 15				/* KIT_MAX_CPUS - 1 */
+#define KIT_MAX_APS (KIT_MAX_CPUS - 1)
 
 	.section .rodata
 	.code16
@@ -24,7 +23,7 @@ kit_trampoline_start:
 	ljmpl	$KIT_CODE32_SELECTOR, $kit_ap_protected32
 	.balign 8
 trampoline_gdt_pointer:				/* a copy of kit_gdt_pointer */
-	.word 31				/* four descriptors */
+	.word 4 * 8 - 1				/* four descriptors */
 	.long kit_gdt
 kit_trampoline_end:
 

@@ -5,7 +5,8 @@
 # printed its marker, and records the serial console and wisp's exit status between lines
 #   ===== CHECK <name> BEGIN          and          ===== CHECK <name> STATUS <n>
 # for tests/linux/verify.sh to judge. Needs: wisp on PATH, vmlinuz and initramfs.cpio.gz in the
-# current directory (or $WISP_CHECK_DIR), POSIX sh (busybox or dash).
+# current directory (or $WISP_CHECK_DIR), and vmlinux (the ELF inside vmlinuz), POSIX sh
+# (busybox or dash).
 MARKER="wisp-guest: init reached"
 DIR=${WISP_CHECK_DIR:-.}
 WORK=$(mktemp -d)
@@ -39,7 +40,7 @@ wait_exit() {
     done
 }
 
-# check NAME "WISP OPTIONS (words)" "COMMANDS AFTER MARKER 1" ["COMMANDS AFTER MARKER 2" ...]
+# [KERNEL=file] check NAME "WISP OPTIONS (words)" "COMMANDS AFTER MARKER 1" ["COMMANDS AFTER MARKER 2" ...]
 check() {
     name=$1 options=$2
     shift 2
@@ -47,7 +48,7 @@ check() {
     mkfifo "$input"
     exec 3<>"$input"  # held open read-write so that wisp never sees end of input
     # shellcheck disable=SC2086 # options are words
-    wisp run --kernel "$DIR/vmlinuz" --initrd "$DIR/initramfs.cpio.gz" --cmdline "$CMDLINE" \
+    wisp run --kernel "$DIR/${KERNEL:-vmlinuz}" --initrd "$DIR/initramfs.cpio.gz" --cmdline "$CMDLINE" \
         $options <&3 >"$log" 2>&1 &
     pid=$!
     markers=0
@@ -75,4 +76,7 @@ check restart "--memory 256M --on-reboot restart" 'reboot -f' \
     'echo "booted-again"; poweroff -f'
 check memory6g "--memory 6G" \
     'echo "memtotal-$(sed -n "s/^MemTotal: *\([0-9]*\) kB/\1/p" /proc/meminfo)"; poweroff -f'
+# The vmlinux inside Debian's bzImage, booted through its PVH entry note.
+KERNEL=vmlinux check pvh "--cpus 2 --memory 512M" \
+    'echo "pvh-cpus-$(grep -c ^processor /proc/cpuinfo)"; poweroff -f'
 rm -rf "$WORK"

@@ -13,6 +13,7 @@ root=$("$tools/guest/fetch-kernel.sh")
 payload=$(mktemp -d)
 trap 'rm -rf "$payload"' EXIT
 cp "$root"/boot/vmlinuz-* "$payload/vmlinuz"
+"$tools/guest/extract-vmlinux.sh" "$payload/vmlinuz" "$payload/vmlinux"
 "$tools/guest/build-initramfs.sh" --kernel "$root" "$payload/initramfs.cpio.gz"
 cp "$(dirname "${BASH_SOURCE[0]}")/checks.sh" "$payload/run.sh"
 

@@ -53,6 +53,9 @@ case $name in
         # 6 GiB less what the kernel keeps for itself: well above 5.5 GiB, below 6 GiB.
         (( total > 5767168 && total <= 6291456 )) || fail "MemTotal ${total} kB is not about 6 GiB"
         expect_status 0 ;;
+    pvh)
+        expect_line 'pvh-cpus-2'
+        expect_status 0 ;;
     *)
         echo "verify.sh: unknown check '$name'"; exit 2 ;;
 esac

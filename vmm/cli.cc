@@ -61,6 +61,8 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
       ->capture_default_str();
   add_parsed_option(run, "--on-reboot", config.on_reboot, parse_reboot_action,
                     "What a guest reboot does: exit (default) or restart");
+  run->add_flag("--boot-timing", command.boot_timing,
+                "Print how long each phase took (parse, build, first KVM_RUN, run, teardown)");
   run->add_flag_function(
       "-v,--verbose",
       [&](int64_t count) {

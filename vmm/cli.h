@@ -13,6 +13,7 @@ namespace wisp {
 struct Command {
   VmConfig config;
   log::Level log_level = log::Level::kWarn;
+  bool boot_timing = false;
 };
 
 // Parses argv. On --help/--version or a usage error, prints what CLI11 prints and returns the

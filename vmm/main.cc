@@ -10,14 +10,17 @@
 namespace {
 
 // Builds and runs the VM, again after a guest reboot when asked to.
-int run_vm(const wisp::VmConfig& config) {
+int run_vm(const wisp::VmConfig& config, wisp::BootTiming* timing) {
   while (true) {
-    auto vm = wisp::Vm::create(config);
+    auto vm = wisp::Vm::create(config, timing);
     if (!vm) {
       wisp::log::error("{}", vm.error().message());
       return wisp::kExitError;
     }
+    if (timing) timing->mark(wisp::BootTiming::Phase::kBuilt);
     auto reason = (*vm)->run();
+    vm->reset();  // tears the VM down
+    if (timing) timing->mark(wisp::BootTiming::Phase::kTornDown);
     if (!reason) {
       wisp::log::error("{}", reason.error().message());
       return wisp::kExitError;
@@ -32,6 +35,7 @@ int run_vm(const wisp::VmConfig& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  wisp::BootTiming timing;
   ::signal(SIGPIPE, SIG_IGN);  // a closed console output must not kill the VMM
   int early_exit = 0;
   std::optional<wisp::Command> command = wisp::parse_command_line(argc, argv, early_exit);
@@ -47,5 +51,9 @@ int main(int argc, char** argv) {
     wisp::log::error("{}", valid.error().message());
     return wisp::kExitUsage;
   }
-  return run_vm(command->config);
+  timing.mark(wisp::BootTiming::Phase::kParsed);
+  int status = run_vm(command->config, command->boot_timing ? &timing : nullptr);
+  if (command->boot_timing)
+    wisp::log::write(wisp::log::Level::kInfo, "boot timing: " + timing.report());
+  return status;
 }

@@ -50,11 +50,12 @@ Result<Fd> start_timeout_timer(uint32_t seconds) {
 
 }  // namespace
 
-Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config) {
+Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config, BootTiming* timing) {
   KvmSystem kvm = TRY(KvmSystem::open());
   Fd vm_fd = TRY(kvm.create_vm());
   EventLoop loop = TRY(EventLoop::create());
   std::unique_ptr<Vm> vm(new Vm(config, std::move(kvm), std::move(vm_fd), std::move(loop)));
+  vm->timing_ = timing;
   TRY(vm->check_capabilities());
   TRY(vm->create_irqchip());
   TRY(vm->create_memory());
@@ -208,6 +209,7 @@ Result<StopReason> Vm::run() {
   Vcpu::install_kick_signal();
   for (auto& vcpu : vcpus_) threads_.emplace_back([this, &vcpu] { vcpu_thread(*vcpu); });
   Result<void> served = loop_.run();
+  if (timing_) timing_->mark(BootTiming::Phase::kStopped);
   log::debug("event loop ended; stopping the vCPUs");
   stop_vcpus();
   log::debug("vCPUs stopped");
@@ -219,6 +221,7 @@ Result<StopReason> Vm::run() {
 
 void Vm::vcpu_thread(Vcpu& vcpu) {
   vcpu.set_thread(pthread_self());
+  if (timing_ && vcpu.index() == 0) timing_->mark(BootTiming::Phase::kFirstRun);
   if (std::optional<StopReason> reason = vcpu.run(*this, stopping_)) request_stop(*reason);
   // From here on the thread may be joined: kick() must not signal it any more.
   vcpu.set_thread(0);

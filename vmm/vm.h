@@ -14,6 +14,7 @@
 #include "vmm/base/bus.h"
 #include "vmm/base/guest_memory.h"
 #include "vmm/base/log.h"
+#include "vmm/boot_timing.h"
 #include "vmm/config.h"
 #include "vmm/event_loop.h"
 #include "vmm/kvm.h"
@@ -23,7 +24,8 @@ namespace wisp {
 
 class Vm final : public VmStopper, public VcpuExitHandler {
  public:
-  static Result<std::unique_ptr<Vm>> create(const VmConfig& config);
+  // `timing`, if given, is marked when the first vCPU starts and when the guest stops.
+  static Result<std::unique_ptr<Vm>> create(const VmConfig& config, BootTiming* timing = nullptr);
   ~Vm() override;
 
   // Runs the vCPUs and the console until the guest or the host stops the VM.
@@ -51,6 +53,7 @@ class Vm final : public VmStopper, public VcpuExitHandler {
   void stop_vcpus();
 
   VmConfig config_;
+  BootTiming* timing_ = nullptr;
   KvmSystem kvm_;
   Fd vm_fd_;
   EventLoop loop_;

@@ -62,7 +62,7 @@ TEST_CASE("usage errors are reported before anything is created", "[cli]") {
   check_rejected({"fly"}, 2, "subcommand");
 }
 
-TEST_CASE("--help and --version", "[cli]") {
+TEST_CASE("help and version output", "[cli]") {
   auto help = run_process({kWisp, "--help"}, "", kTimeout);
   CHECK(help.status == 0);
   CHECK(help.out.find("run") != std::string::npos);

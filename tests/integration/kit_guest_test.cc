@@ -128,7 +128,7 @@ TEST_CASE("statuses: the guest's exit code, a triple fault, a timeout", "[kvm][k
   CHECK(spin.status == 8);
 }
 
-TEST_CASE("--serial tee writes the console to the terminal and a file", "[kvm][kit]") {
+TEST_CASE("serial tee mode writes the console to the terminal and a file", "[kvm][kit]") {
   char path[] = "/tmp/wisp-tee-XXXXXX";
   int fd = ::mkstemp(path);
   REQUIRE(fd >= 0);

@@ -49,7 +49,7 @@ TEST_CASE("the debug-exit value sets the exit status as isa-debug-exit does", "[
   }
 }
 
-TEST_CASE("a guest with several vCPUs runs; the others wait for SIPI", "[kvm]") {
+TEST_CASE("a guest with several vCPUs runs: the others wait for SIPI", "[kvm]") {
   for (const char* cpus : {"2", "4"}) {
     auto result = run_process(
         {kWisp, "run", "--kernel", kHello, "--cmdline", "2 smp", "--cpus", cpus}, "", kTimeout);
@@ -91,7 +91,7 @@ TEST_CASE("console input reaches the guest in order, with back-pressure", "[kvm]
   CHECK(result.out == "echo ready\n" + input);
 }
 
-TEST_CASE("Ctrl-A x on the console quits; Ctrl-A Ctrl-A sends one Ctrl-A", "[kvm]") {
+TEST_CASE("Ctrl-A x on the console quits: Ctrl-A Ctrl-A sends one Ctrl-A", "[kvm]") {
   auto quit = run_process({kWisp, "run", "--kernel", kEcho}, "abc\x01x", kTimeout);
   CHECK(quit.status == 12);
 

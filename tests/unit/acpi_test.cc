@@ -245,7 +245,7 @@ TEST_CASE("the FADT is hardware-reduced with sleep and reset registers", "[acpi]
   CHECK(text(fadt, kFadtHypervisorId, 8) == "WISP    ");
 }
 
-TEST_CASE("the DSDT defines \\_S5 with the layout's sleep type", "[acpi]") {
+TEST_CASE("the DSDT defines _S5 with the layout's sleep type", "[acpi]") {
   AcpiTables tables = build(1);
   std::span<const uint8_t> dsdt = table_at(tables, find_table(tables, "DSDT").address);
   CHECK(u8(dsdt, kHeaderRevision) == 2);  // 64-bit AML integers

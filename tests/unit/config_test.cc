@@ -4,7 +4,7 @@
 
 using namespace wisp;
 
-TEST_CASE("sizes take K, M, G and T suffixes; a plain number is MiB") {
+TEST_CASE("sizes take K, M, G and T suffixes: a plain number is MiB") {
   CHECK(*parse_size("512M") == 512ull << 20);
   CHECK(*parse_size("2G") == 2ull << 30);
   CHECK(*parse_size("64K") == 64ull << 10);

@@ -42,7 +42,7 @@ struct Uart {
 
 }  // namespace
 
-TEST_CASE("transmitted bytes reach the sink; the line is always ready") {
+TEST_CASE("transmitted bytes reach the sink: the line is always ready") {
   Uart uart;
   uart.out(uart::kRbrThrDll, 'h');
   uart.out(uart::kRbrThrDll, 'i');
@@ -111,7 +111,7 @@ TEST_CASE("the receive FIFO holds 16 bytes and asks for more when drained") {
   CHECK(uart.feed("more") == 1);
 }
 
-TEST_CASE("FIFO control: enabled FIFOs show in IIR; clearing drops received bytes") {
+TEST_CASE("FIFO control: enabled FIFOs show in IIR: clearing drops received bytes") {
   Uart uart;
   uart.out(uart::kIirFcr, uart::kFcrEnableFifo);
   CHECK((uart.in(uart::kIirFcr)&uart::kIirFifosEnabled) == uart::kIirFifosEnabled);

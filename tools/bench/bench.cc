@@ -1,0 +1,338 @@
+// wisp-bench: Wisp beside QEMU on the same tiny guests, in the same run. Each figure is measured
+// --runs times for each VMM; the table shows min / median / max and the ratio of the medians,
+// and --json writes them for a later `wisp-bench --compare OLD.json NEW.json`.
+//
+// Figures (host KVM): start-up to the first serial line and to exit; peak RSS and the VMM's own
+// overhead (RSS beside the guest's pages, from smaps); the cost of one port and one MMIO exit,
+// beside a bare KVM_RUN loop (the floor); VMs started and run to exit per second, one after
+// another and two at a time; Wisp's own phases (--boot-timing).
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include "tools/bench/process.h"
+
+namespace wisp::bench {
+namespace {
+
+struct Stats {
+  double min, median, max;
+};
+
+Stats stats_of(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  if (values.empty()) return {0, 0, 0};
+  size_t n = values.size();
+  double median = n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+  return {values.front(), median, values.back()};
+}
+
+struct Figure {
+  std::string name, unit;
+  std::map<std::string, Stats> by_vmm;  // "wisp", "qemu", "floor"
+};
+
+struct Options {
+  std::string wisp, qemu, floor, guests;
+  int runs = 10;
+  uint64_t exits = 100000;
+  std::string json, memory = "512M";
+};
+
+// The command line that boots a kit guest in each VMM.
+std::vector<std::string> boot_command(const Options& o, const std::string& vmm,
+                                      const std::string& guest, const std::string& cmdline) {
+  std::string kernel = o.guests + "/" + guest;
+  if (vmm == "wisp")
+    return {o.wisp, "run", "--kernel", kernel, "--memory", o.memory, "--cmdline", cmdline};
+  return {o.qemu,
+          "-accel",
+          "kvm",
+          "-cpu",
+          "host,-arch-capabilities",
+          "-M",
+          "microvm",
+          "-m",
+          o.memory,
+          "-nodefaults",
+          "-no-user-config",
+          "-display",
+          "none",
+          "-serial",
+          "stdio",
+          "-device",
+          "isa-debug-exit,iobase=0xf4,iosize=4",
+          "-kernel",
+          kernel,
+          "-append",
+          cmdline};
+}
+
+Timed checked_run(const std::vector<std::string>& argv, int expected_status,
+                  const std::function<void(pid_t)>& on_first_line = nullptr) {
+  Timed timed = run_timed(argv, on_first_line);
+  if (timed.status != expected_status) {
+    fmt::print(stderr, "bench: {} exited with {} (expected {}); output:\n{}\n", argv[0],
+               timed.status, expected_status, timed.output);
+    std::exit(1);
+  }
+  return timed;
+}
+
+// RSS of the whole process, and of its largest mapping (the guest's RAM), from smaps, in KiB.
+std::pair<long, long> rss_and_guest_kib(pid_t pid) {
+  std::ifstream smaps(fmt::format("/proc/{}/smaps", pid));
+  long total = 0, largest_size = 0, largest_rss = 0, size = 0;
+  std::string line;
+  while (std::getline(smaps, line)) {
+    long value;
+    if (std::sscanf(line.c_str(), "Size: %ld kB", &value) == 1) size = value;
+    if (std::sscanf(line.c_str(), "Rss: %ld kB", &value) == 1) {
+      total += value;
+      if (size > largest_size) {
+        largest_size = size;
+        largest_rss = value;
+      }
+    }
+  }
+  return {total, largest_rss};
+}
+
+void measure_startup(const Options& o, std::vector<Figure>& figures) {
+  Figure first{"start.first_line", "ms", {}}, exit{"start.exit", "ms", {}},
+      rss{"memory.peak_rss", "MiB", {}};
+  for (const char* vmm : {"wisp", "qemu"}) {
+    std::vector<double> f, e, r;
+    for (int i = 0; i < o.runs; ++i) {
+      Timed t = checked_run(boot_command(o, vmm, "hello.pvh.elf", "bench"), 1);
+      f.push_back(t.first_line_ms);
+      e.push_back(t.exit_ms);
+      r.push_back(static_cast<double>(t.peak_rss_kib) / 1024);
+    }
+    first.by_vmm[vmm] = stats_of(f);
+    exit.by_vmm[vmm] = stats_of(e);
+    rss.by_vmm[vmm] = stats_of(r);
+  }
+  figures.insert(figures.end(), {first, exit, rss});
+}
+
+void measure_overhead(const Options& o, std::vector<Figure>& figures) {
+  Figure overhead{"memory.vmm_overhead", "MiB", {}};
+  for (const char* vmm : {"wisp", "qemu"}) {
+    std::vector<double> values;
+    for (int i = 0; i < o.runs; ++i) {
+      run_timed(boot_command(o, vmm, "spin.pvh.elf", ""), [&](pid_t pid) {
+        auto [total, guest] = rss_and_guest_kib(pid);
+        values.push_back(static_cast<double>(total - guest) / 1024);
+        ::kill(pid, SIGKILL);
+      });
+    }
+    overhead.by_vmm[vmm] = stats_of(values);
+  }
+  figures.push_back(overhead);
+}
+
+using CommandFor = std::function<std::vector<std::string>(uint64_t exits)>;
+
+// ns per exit, per run: (time with N exits - the median time with none) / N.
+Stats exit_cost(const Options& o, const CommandFor& command, int status) {
+  std::vector<double> empty, costs;
+  for (int i = 0; i < o.runs; ++i) empty.push_back(checked_run(command(0), status).exit_ms);
+  double baseline = stats_of(empty).median;
+  for (int i = 0; i < o.runs; ++i) {
+    double ms = checked_run(command(o.exits), status).exit_ms;
+    costs.push_back((ms - baseline) * 1e6 / static_cast<double>(o.exits));
+  }
+  return stats_of(costs);
+}
+
+void measure_exits(const Options& o, std::vector<Figure>& figures) {
+  for (std::string kind : {"port", "mmio"}) {
+    Figure figure{"exit." + kind, "ns", {}};
+    for (const char* vmm : {"wisp", "qemu"}) {
+      figure.by_vmm[vmm] = exit_cost(
+          o,
+          [&](uint64_t n) {
+            return boot_command(o, vmm, "exit_loop.pvh.elf", fmt::format("{} {}", kind, n));
+          },
+          1);
+    }
+    figure.by_vmm["floor"] = exit_cost(
+        o,
+        [&](uint64_t n) {
+          return std::vector<std::string>{o.floor, kind, std::to_string(n)};
+        },
+        0);
+    figures.push_back(figure);
+  }
+}
+
+void measure_rate(const Options& o, std::vector<Figure>& figures) {
+  constexpr int kBatch = 10;
+  Figure serial{"rate.one_at_a_time", "VMs/s", {}}, parallel{"rate.two_at_a_time", "VMs/s", {}};
+  for (const char* vmm : {"wisp", "qemu"}) {
+    auto command = boot_command(o, vmm, "hello.pvh.elf", "rate");
+    std::vector<double> s, p;
+    for (int i = 0; i < o.runs; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      for (int k = 0; k < kBatch; ++k) checked_run(command, 1);
+      std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+      s.push_back(kBatch / took.count());
+
+      start = std::chrono::steady_clock::now();
+      std::thread other([&] {
+        for (int k = 0; k < kBatch / 2; ++k) checked_run(command, 1);
+      });
+      for (int k = 0; k < kBatch / 2; ++k) checked_run(command, 1);
+      other.join();
+      took = std::chrono::steady_clock::now() - start;
+      p.push_back(kBatch / took.count());
+    }
+    serial.by_vmm[vmm] = stats_of(s);
+    parallel.by_vmm[vmm] = stats_of(p);
+  }
+  figures.insert(figures.end(), {serial, parallel});
+}
+
+// Wisp's own phases, from `--boot-timing` ("boot timing: parse 0.10 ms, build 1.20 ms, ...").
+void measure_phases(const Options& o, std::vector<Figure>& figures) {
+  std::map<std::string, std::vector<double>> phases;
+  for (int i = 0; i < o.runs; ++i) {
+    auto command = boot_command(o, "wisp", "hello.pvh.elf", "phases");
+    command.push_back("--boot-timing");
+    std::vector<std::string> shell = {"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1"};
+    shell.insert(shell.end(), command.begin(), command.end());
+    Timed t = checked_run(shell, 1);
+    size_t at = t.output.find("boot timing: ");
+    if (at == std::string::npos) continue;
+    std::istringstream report(t.output.substr(at + 13));
+    std::string item;
+    while (std::getline(report, item, ',')) {
+      char name[64];
+      double ms;
+      if (std::sscanf(item.c_str(), " %63[a-zA-Z_ ] %lf ms", name, &ms) == 2) {
+        std::string key(name);
+        while (!key.empty() && key.back() == ' ') key.pop_back();
+        std::replace(key.begin(), key.end(), ' ', '_');
+        phases[key].push_back(ms);
+      }
+    }
+  }
+  for (auto& [name, values] : phases)
+    figures.push_back({"wisp_phase." + name, "ms", {{"wisp", stats_of(values)}}});
+}
+
+std::string cell(const Figure& f, const std::string& vmm) {
+  auto it = f.by_vmm.find(vmm);
+  if (it == f.by_vmm.end()) return "-";
+  return fmt::format("{:.3g} / {:.3g} / {:.3g}", it->second.min, it->second.median, it->second.max);
+}
+
+void print_table(const std::vector<Figure>& figures, int runs) {
+  fmt::print("{} runs per figure; min / median / max\n", runs);
+  fmt::print("{:<26} {:<6} {:<30} {:<30} {:<24} {}\n", "figure", "unit", "wisp", "qemu",
+             "floor (bare KVM_RUN)", "wisp/qemu");
+  for (const Figure& f : figures) {
+    std::string ratio = "-";
+    if (f.by_vmm.count("wisp") && f.by_vmm.count("qemu") && f.by_vmm.at("qemu").median != 0)
+      ratio = fmt::format("{:.2f}", f.by_vmm.at("wisp").median / f.by_vmm.at("qemu").median);
+    fmt::print("{:<26} {:<6} {:<30} {:<30} {:<24} {}\n", f.name, f.unit, cell(f, "wisp"),
+               cell(f, "qemu"), cell(f, "floor"), ratio);
+  }
+}
+
+// One figure per line, so that --compare can read it back without a JSON library.
+void write_json(const std::string& path, const std::vector<Figure>& figures, int runs) {
+  std::ofstream out(path);
+  out << "{\n  \"runs\": " << runs << ",\n  \"figures\": {\n";
+  for (size_t i = 0; i < figures.size(); ++i) {
+    const Figure& f = figures[i];
+    out << fmt::format("    \"{}\": {{\"unit\": \"{}\"", f.name, f.unit);
+    for (const auto& [vmm, s] : f.by_vmm)
+      out << fmt::format(", \"{}\": [{}, {}, {}]", vmm, s.min, s.median, s.max);
+    out << "}" << (i + 1 < figures.size() ? "," : "") << "\n";
+  }
+  out << "  }\n}\n";
+}
+
+// figure -> vmm -> median, from a file write_json wrote.
+std::map<std::string, std::map<std::string, double>> read_medians(const std::string& path) {
+  std::map<std::string, std::map<std::string, double>> medians;
+  std::ifstream in(path);
+  if (!in) {
+    fmt::print(stderr, "bench: cannot read {}\n", path);
+    std::exit(2);
+  }
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t name_end = line.find("\": {\"unit\"");
+    if (name_end == std::string::npos) continue;
+    std::string name = line.substr(line.find('"') + 1, name_end - line.find('"') - 1);
+    for (const char* vmm : {"wisp", "qemu", "floor"}) {
+      size_t at = line.find(fmt::format("\"{}\": [", vmm));
+      double min, median, max;
+      if (at != std::string::npos && std::sscanf(line.c_str() + line.find('[', at),
+                                                 "[%lf, %lf, %lf]", &min, &median, &max) == 3)
+        medians[name][vmm] = median;
+    }
+  }
+  return medians;
+}
+
+int compare(const std::string& old_path, const std::string& new_path) {
+  auto before = read_medians(old_path), after = read_medians(new_path);
+  fmt::print("{:<26} {:<6} {:>12} {:>12} {:>8}\n", "figure", "vmm", "old median", "new median",
+             "new/old");
+  for (const auto& [figure, vmms] : after) {
+    for (const auto& [vmm, median] : vmms) {
+      auto old_figure = before.find(figure);
+      if (old_figure == before.end() || !old_figure->second.count(vmm)) continue;
+      double old_median = old_figure->second.at(vmm);
+      fmt::print("{:<26} {:<6} {:>12.4g} {:>12.4g} {:>8.2f}\n", figure, vmm, old_median, median,
+                 old_median != 0 ? median / old_median : 0.0);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace wisp::bench
+
+int main(int argc, char** argv) {
+  using namespace wisp::bench;
+  Options o;
+  std::vector<std::string> compare_files;
+  CLI::App app("wisp-bench: Wisp beside QEMU on tiny guests, measured in the same run");
+  app.add_option("--wisp", o.wisp, "the wisp binary")->required();
+  app.add_option("--qemu", o.qemu, "qemu-system-x86_64")->required();
+  app.add_option("--floor", o.floor, "the bare KVM_RUN loop (kvm_floor)")->required();
+  app.add_option("--guests", o.guests, "the kit's guest directory")->required();
+  app.add_option("--runs", o.runs, "runs per figure and VMM")->capture_default_str();
+  app.add_option("--exits", o.exits, "exits per exit-cost run")->capture_default_str();
+  app.add_option("--json", o.json, "also write the figures to this file");
+  CLI::App* cmp = app.add_subcommand("compare", "compare two JSON files: compare OLD NEW");
+  cmp->add_option("files", compare_files)->expected(2)->required();
+  // --compare needs none of the required options above.
+  if (argc == 4 && std::string(argv[1]) == "compare") return compare(argv[2], argv[3]);
+  CLI11_PARSE(app, argc, argv);
+
+  std::vector<Figure> figures;
+  measure_startup(o, figures);
+  measure_overhead(o, figures);
+  measure_exits(o, figures);
+  measure_rate(o, figures);
+  measure_phases(o, figures);
+  print_table(figures, o.runs);
+  if (!o.json.empty()) write_json(o.json, figures, o.runs);
+  return 0;
+}

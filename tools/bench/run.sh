@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The benchmarks' entry point: builds what they need, then measures Wisp beside QEMU in the same
+# run. Tiny guests on this host's KVM (wisp-bench: start-up, memory, exit cost against a bare
+# KVM_RUN loop, start rate, Wisp's phases), then Linux boot (linux-boot-time.sh: directly on
+# hardware KVM, else in the nested test host). Prints tables; writes JSON for a later comparison.
+# usage: tools/bench/run.sh [--runs N] [--json FILE] [--no-linux]
+#        tools/bench/run.sh compare OLD.json NEW.json
+set -euo pipefail
+WISP_PROG=bench
+# shellcheck source=../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+main() {
+    local runs=10 json="" linux=1
+    if [[ "${1:-}" == compare ]]; then
+        local dir
+        dir=$("$WISP_TOOLS/setup.sh")
+        exec "$dir/tools/bench/wisp-bench" compare "$2" "$3"
+    fi
+    while [[ $# -gt 0 ]]; do
+        case $1 in
+            --runs) runs=$2; shift 2 ;;
+            --json) json=$2; shift 2 ;;
+            --no-linux) linux=0; shift ;;
+            *) sed -n '2,8p' "$0" >&2; exit 2 ;;
+        esac
+    done
+    [[ -e /dev/kvm ]] || die "/dev/kvm is missing"
+    ensure_packages qemu-system-x86
+    local dir
+    dir=$("$WISP_TOOLS/setup.sh")
+    log "tiny guests on this host's /dev/kvm ($("$WISP_TOOLS/testhost/kvm-kind.sh")); $(nproc) cores"
+    "$dir/tools/bench/wisp-bench" --wisp "$dir/vmm/wisp" --qemu "$(command -v qemu-system-x86_64)" \
+        --floor "$dir/tools/bench/kvm_floor" --guests "$dir/guest/kit" --runs "$runs" \
+        ${json:+--json "$json"}
+    if [[ $linux == 1 ]]; then
+        "$WISP_TOOLS/bench/linux-boot-time.sh" --wisp "$dir/vmm/wisp" --runs "$runs"
+    fi
+}
+
+main "$@"

@@ -2,6 +2,8 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <fstream>
+#include <iterator>
+#include <vector>
 
 #include "firmware/kernel_loader.h"
 #include "firmware/layout.h"
@@ -125,4 +127,27 @@ TEST_CASE("a module larger than guest memory is refused") {
   std::remove(big.c_str());
   REQUIRE_FALSE(entry);
   CHECK_THAT(entry.error().message(), Catch::Contains("does not fit"));
+}
+
+TEST_CASE("a Multiboot image that asks for a video mode is refused") {
+  std::ifstream in(kit_guest("hello.multiboot-aout.bin"), std::ios::binary);
+  std::vector<uint8_t> image(std::istreambuf_iterator<char>(in), {});
+  auto at = find_multiboot_header(image);
+  REQUIRE(at);
+  // Set flag bit 2 (video mode) and fix the checksum so that the header is still valid.
+  uint32_t flags, checksum;
+  std::memcpy(&flags, image.data() + *at + 4, 4);
+  flags |= kMultibootWantsVideoMode;
+  checksum = 0u - kMultibootHeaderMagic - flags;
+  std::memcpy(image.data() + *at + 4, &flags, 4);
+  std::memcpy(image.data() + *at + 8, &checksum, 4);
+  std::string path = "/tmp/wisp-multiboot-video.bin";
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(image.data()),
+             static_cast<std::streamsize>(image.size()));
+  auto memory = test::make_guest_memory({{0, 8 << 20}});
+  auto entry = load_kernel(memory, boot_config(path, {}, "", 8 << 20));
+  std::remove(path.c_str());
+  REQUIRE_FALSE(entry);
+  CHECK_THAT(entry.error().message(), Catch::Contains("video mode"));
 }

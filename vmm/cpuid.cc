@@ -13,6 +13,7 @@ constexpr uint32_t kLeafAmdSizeIdentifiers = 0x80000008;
 constexpr uint32_t kLeafAmdExtendedApicId = 0x8000001e;
 
 constexpr uint32_t kEcxHypervisor = 1u << 31;
+constexpr uint32_t kEcxTscDeadlineTimer = 1u << 24;
 constexpr uint32_t kEdxHyperThreading = 1u << 28;  // "more than one logical processor"
 
 constexpr uint32_t kTopologyLevelSmt = 1;
@@ -44,11 +45,14 @@ void set_extended_topology(kvm_cpuid_entry2& entry, uint32_t apic_id, uint32_t c
   }
 }
 
-void patch_entry(kvm_cpuid_entry2& entry, uint32_t apic_id, uint32_t cpu_count) {
+void patch_entry(kvm_cpuid_entry2& entry, const CpuidOptions& options) {
+  uint32_t apic_id = options.apic_id;
+  uint32_t cpu_count = options.cpu_count;
   switch (entry.function) {
     case kLeafFeatures:
       entry.ebx = (entry.ebx & 0x0000ffff) | (apic_id << 24) | ((cpu_count & 0xff) << 16);
       entry.ecx |= kEcxHypervisor;
+      if (options.tsc_deadline_timer) entry.ecx |= kEcxTscDeadlineTimer;
       if (cpu_count > 1) {
         entry.edx |= kEdxHyperThreading;
       } else {
@@ -76,9 +80,9 @@ void patch_entry(kvm_cpuid_entry2& entry, uint32_t apic_id, uint32_t cpu_count) 
 }  // namespace
 
 std::vector<kvm_cpuid_entry2> vcpu_cpuid(const std::vector<kvm_cpuid_entry2>& supported,
-                                         uint32_t apic_id, uint32_t cpu_count) {
+                                         const CpuidOptions& options) {
   std::vector<kvm_cpuid_entry2> entries = supported;
-  for (kvm_cpuid_entry2& entry : entries) patch_entry(entry, apic_id, cpu_count);
+  for (kvm_cpuid_entry2& entry : entries) patch_entry(entry, options);
   return entries;
 }
 

@@ -102,7 +102,7 @@ Result<void> Vm::create_memory() {
   uint32_t slot = 0;
   for (const RamRange& range : ram_ranges(config_.memory_bytes)) {
     Mapping mapping =
-        TRY_CONTEXT(Mapping::anonymous(range.size),
+        TRY_CONTEXT(Mapping::guest_ram(range.size),
                     fmt::format("allocating {} MiB of guest memory", range.size >> 20));
     kvm_userspace_memory_region region{};
     region.slot = slot++;
@@ -169,9 +169,10 @@ Result<void> Vm::load_kernel() {
 Result<void> Vm::create_vcpus() {
   size_t run_size = TRY(kvm_.vcpu_mmap_size());
   std::vector<kvm_cpuid_entry2> supported = TRY(kvm_.supported_cpuid());
+  bool tsc_deadline = kvm_.check(KVM_CAP_TSC_DEADLINE_TIMER) > 0;
   for (uint32_t index = 0; index < config_.cpus; ++index) {
     std::unique_ptr<Vcpu> vcpu = TRY(Vcpu::create(vm_fd_.get(), index, run_size));
-    TRY(vcpu->set_cpuid(vcpu_cpuid(supported, index, config_.cpus)));
+    TRY(vcpu->set_cpuid(vcpu_cpuid(supported, {index, config_.cpus, tsc_deadline})));
     TRY(vcpu->set_boot_state());
     // Other vCPUs wait in KVM for the INIT/SIPI the guest sends them.
     if (index == 0) TRY(vcpu->set_entry(entry_));

@@ -44,6 +44,27 @@ class Mapping {
     return Mapping(static_cast<uint8_t*>(address), size);
   }
 
+  // Anonymous memory aligned to 2 MiB and offered to transparent huge pages, so that the host
+  // (and, nested, the L1 hypervisor) maps guest RAM with 2 MiB pages where it can: far fewer
+  // TLB misses and page-table walks for the guest. Costs at most 2 MiB of RSS per touched
+  // 2 MiB of guest memory.
+  static Result<Mapping> guest_ram(size_t size) {
+    constexpr size_t kHugePage = 2ull << 20;
+    // Over-reserve, then trim the ends so that the kept part starts on a 2 MiB boundary.
+    Mapping reserved = TRY(anonymous(size + kHugePage));
+    uintptr_t start = reinterpret_cast<uintptr_t>(reserved.address_);
+    uintptr_t aligned = (start + kHugePage - 1) & ~(kHugePage - 1);
+    size_t head = aligned - start;
+    size_t tail = kHugePage - head;
+    if (head) ::munmap(reserved.address_, head);
+    if (tail) ::munmap(reinterpret_cast<uint8_t*>(aligned) + size, tail);
+    reserved.address_ = nullptr;
+    reserved.size_ = 0;
+    Mapping ram(reinterpret_cast<uint8_t*>(aligned), size);
+    ::madvise(ram.address_, size, MADV_HUGEPAGE);  // advisory: a host without THP ignores it
+    return ram;
+  }
+
   uint8_t* data() const { return address_; }
   size_t size() const { return size_; }
 

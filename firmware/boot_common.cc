@@ -18,6 +18,32 @@ Result<void> BootPlan::claim(std::string_view what, uint64_t start, uint64_t siz
   return {};
 }
 
+uint64_t BootInfoBlob::add_bytes(const uint8_t* data, size_t size) {
+  uint64_t at = next_address();
+  bytes_.insert(bytes_.end(), data, data + size);
+  while (bytes_.size() % 4) bytes_.push_back(0);
+  return at;
+}
+
+uint64_t BootInfoBlob::add_string(std::string_view text) {
+  std::vector<uint8_t> terminated(text.begin(), text.end());
+  terminated.push_back(0);
+  return add_bytes(terminated.data(), terminated.size());
+}
+
+uint64_t BootInfoBlob::next_address() const {
+  return layout::kBootInfoAddress + bytes_.size();
+}
+
+Result<void> BootInfoBlob::write(const GuestMemory& memory, BootPlan& plan,
+                                 std::string_view what) const {
+  if (bytes_.size() > layout::kBootInfoMaxBytes)
+    return fail("{} ({} bytes with its command line and modules) is larger than its {} bytes", what,
+                bytes_.size(), layout::kBootInfoMaxBytes);
+  TRY(plan.claim(what, layout::kBootInfoAddress, bytes_.size()));
+  return memory.write(layout::kBootInfoAddress, bytes_);
+}
+
 Result<std::vector<LoadedModule>> load_modules(const GuestMemory& memory, BootPlan& plan,
                                                const std::vector<std::string>& paths,
                                                uint64_t start, uint64_t limit) {

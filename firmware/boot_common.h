@@ -2,9 +2,12 @@
 // initrds placed after the kernel, and the platform tables (ACPI, reset vector).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "vmm/base/guest_memory.h"
@@ -41,6 +44,31 @@ Result<std::vector<LoadedModule>> load_modules(const GuestMemory& memory, BootPl
 // The ACPI tables and the reset vector stub; returns the RSDP's address.
 Result<uint64_t> write_platform_tables(const GuestMemory& memory, BootPlan& plan,
                                        uint32_t cpu_count);
+
+// The boot information area at layout::kBootInfoAddress (a PVH start info or a Multiboot info,
+// and the tables and strings they point to), built as one blob: each piece 4-byte aligned, its
+// guest address returned so that the header can point at it.
+class BootInfoBlob {
+ public:
+  template <typename T>
+  uint64_t add(const T& value) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    return add_bytes(reinterpret_cast<const uint8_t*>(&value), sizeof(T));
+  }
+  uint64_t add_string(std::string_view text);  // NUL-terminated
+  uint64_t next_address() const;
+  // Rewrites the header added first, once the addresses it holds are known.
+  template <typename T>
+  void set_header(const T& header) {
+    std::memcpy(bytes_.data(), &header, std::min(sizeof(T), bytes_.size()));
+  }
+  // Claims the area as `what` and writes it; fails when it outgrows the area.
+  Result<void> write(const GuestMemory& memory, BootPlan& plan, std::string_view what) const;
+
+ private:
+  uint64_t add_bytes(const uint8_t* data, size_t size);
+  std::vector<uint8_t> bytes_;
+};
 
 inline uint64_t page_align_up(uint64_t value) {
   return (value + 0xfff) & ~uint64_t{0xfff};

@@ -36,11 +36,16 @@ T read_field(std::span<const uint8_t> head, uint64_t offset) {
 
 }  // namespace
 
+bool looks_like_bzimage(std::span<const uint8_t> head) {
+  return head.size() >= kHeaderMagicOffset + 4 &&
+         read_field<uint16_t>(head, kBootFlagOffset) == kBootFlag &&
+         read_field<uint32_t>(head, kHeaderMagicOffset) == kHeaderMagic;
+}
+
 Result<BzImage> parse_bzimage(std::span<const uint8_t> head, uint64_t file_size) {
   if (head.size() < kInitSizeOffset + 4 || file_size < head.size())
     return fail("too small to be a bzImage ({} bytes)", file_size);
-  if (read_field<uint16_t>(head, kBootFlagOffset) != kBootFlag ||
-      read_field<uint32_t>(head, kHeaderMagicOffset) != kHeaderMagic)
+  if (!looks_like_bzimage(head))
     return fail("not a bzImage: no Linux boot protocol header (HdrS) found");
 
   BzImage image;

@@ -26,6 +26,9 @@ struct BzImage {
 // How many bytes of the file start the parser wants: enough for any setup header.
 inline constexpr uint64_t kBzImageHeadBytes = 0x400;
 
+// True when `head` has the boot sector flag and the "HdrS" setup header magic.
+bool looks_like_bzimage(std::span<const uint8_t> head);
+
 // `head` is the start of the file (up to kBzImageHeadBytes); `file_size` its full size.
 Result<BzImage> parse_bzimage(std::span<const uint8_t> head, uint64_t file_size);
 

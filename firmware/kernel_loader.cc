@@ -11,11 +11,6 @@
 namespace wisp {
 namespace {
 
-bool looks_like_bzimage(std::span<const uint8_t> head) {
-  return head.size() > 0x206 && head[0x1fe] == 0x55 && head[0x1ff] == 0xaa && head[0x202] == 'H' &&
-         head[0x203] == 'd' && head[0x204] == 'r' && head[0x205] == 'S';
-}
-
 Result<CpuEntry> load_elf_kernel(const LoadContext& context, KernelFormat format) {
   ElfImage elf = TRY_CONTEXT(parse_elf(context.kernel), context.config.kernel_path);
   if (format == KernelFormat::kPvh || (format == KernelFormat::kAuto && elf.pvh_entry)) {

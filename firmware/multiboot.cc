@@ -61,31 +61,6 @@ struct MultibootMmapEntry {
 #pragma pack(pop)
 static_assert(sizeof(MultibootMmapEntry) == 24);
 
-// The boot info area, built as one blob at layout::kBootInfoAddress.
-class InfoBlob {
- public:
-  template <typename T>
-  uint32_t add(const T& value) {
-    return add_bytes(reinterpret_cast<const uint8_t*>(&value), sizeof(T));
-  }
-  uint32_t add_string(const std::string& text) {
-    return add_bytes(reinterpret_cast<const uint8_t*>(text.c_str()), text.size() + 1);
-  }
-  uint32_t next_address() const {
-    return static_cast<uint32_t>(layout::kBootInfoAddress + bytes_.size());
-  }
-  std::vector<uint8_t>& bytes() { return bytes_; }
-
- private:
-  uint32_t add_bytes(const uint8_t* data, size_t size) {
-    uint32_t at = next_address();
-    bytes_.insert(bytes_.end(), data, data + size);
-    while (bytes_.size() % 4) bytes_.push_back(0);
-    return at;
-  }
-  std::vector<uint8_t> bytes_;
-};
-
 Result<MultibootHeader> read_header(const ImageFile& kernel, uint64_t offset) {
   MultibootHeader header{};
   uint64_t available = std::min<uint64_t>(sizeof(header), kernel.size() - offset);
@@ -123,6 +98,10 @@ Result<uint64_t> load_kludge(const LoadContext& context, const MultibootHeader& 
   return end;
 }
 
+uint32_t address32(uint64_t address) {
+  return static_cast<uint32_t>(address);
+}
+
 // GRUB and QEMU pass the image's path before its arguments.
 std::string image_command_line(const std::string& path, const std::string& arguments) {
   return arguments.empty() ? path : path + " " + arguments;
@@ -158,37 +137,30 @@ Result<CpuEntry> load_multiboot_kernel(const LoadContext& context, uint64_t head
   std::vector<LoadedModule> modules =
       TRY(load_modules(context.memory, context.plan, config.initrd_paths, image_end, low_end));
 
-  InfoBlob blob;
+  BootInfoBlob blob;
   MultibootInfo info{};
   blob.add(info);  // filled in below, once the addresses of what follows are known
   info.flags = kInfoMemory | kInfoCmdline | kInfoModules | kInfoMemoryMap | kInfoBootLoaderName;
   info.mem_lower = static_cast<uint32_t>(layout::kEbdaStart >> 10);
   info.mem_upper = static_cast<uint32_t>((low_end - layout::kHighMemoryStart) >> 10);
-  info.cmdline = blob.add_string(image_command_line(config.kernel_path, config.cmdline));
-  info.boot_loader_name = blob.add_string("wisp");
+  // The whole blob lies below 1 MiB, so its addresses fit the 32-bit fields.
+  info.cmdline = address32(blob.add_string(image_command_line(config.kernel_path, config.cmdline)));
+  info.boot_loader_name = address32(blob.add_string("wisp"));
   std::vector<MultibootModule> entries;
   for (const LoadedModule& module : modules) {
-    uint32_t string = blob.add_string(module.path);
+    uint32_t string = address32(blob.add_string(module.path));
     entries.push_back({static_cast<uint32_t>(module.address),
                        static_cast<uint32_t>(module.address + module.size), string, 0});
   }
   info.mods_count = static_cast<uint32_t>(entries.size());
-  info.mods_addr = blob.next_address();
+  info.mods_addr = address32(blob.next_address());
   for (const MultibootModule& entry : entries) blob.add(entry);
-  info.mmap_addr = blob.next_address();
+  info.mmap_addr = address32(blob.next_address());
   for (const E820Entry& range : e820_map(config.memory_size))
     blob.add(MultibootMmapEntry{20, range.address, range.size, static_cast<uint32_t>(range.type)});
-  info.mmap_length = blob.next_address() - info.mmap_addr;
-  std::memcpy(blob.bytes().data(), &info, sizeof(info));
-
-  if (blob.bytes().size() > layout::kBootInfoMaxBytes)
-    return fail(
-        "the Multiboot information ({} bytes: command line and modules) is larger than "
-        "{} bytes",
-        blob.bytes().size(), layout::kBootInfoMaxBytes);
-  TRY(context.plan.claim("the Multiboot information", layout::kBootInfoAddress,
-                         blob.bytes().size()));
-  TRY(context.memory.write(layout::kBootInfoAddress, blob.bytes()));
+  info.mmap_length = address32(blob.next_address()) - info.mmap_addr;
+  blob.set_header(info);
+  TRY(blob.write(context.memory, context.plan, "the Multiboot information"));
 
   CpuEntry entry{EntryMode::kProtected, entry_point};
   entry.rax = kMultibootBootloaderMagic;

@@ -2,6 +2,7 @@
 // segments, then an hvm_start_info with the command line, the memory map, the modules (each
 // --initrd file, the first of which Linux takes as its initrd) and the RSDP; the CPU starts in
 // 32-bit flat protected mode at the note's entry with %ebx pointing at the start info.
+#include "firmware/boot_params.h"
 #include "firmware/format_loaders.h"
 #include "firmware/layout.h"
 #include "firmware/memory_map.h"
@@ -43,15 +44,6 @@ struct MemmapEntry {
 };
 static_assert(sizeof(MemmapEntry) == 24);
 
-// Appends `value`'s bytes to the boot info blob; returns its guest address.
-template <typename T>
-uint64_t append(std::vector<uint8_t>& blob, const T& value) {
-  uint64_t at = layout::kBootInfoAddress + blob.size();
-  const auto* bytes = reinterpret_cast<const uint8_t*>(&value);
-  blob.insert(blob.end(), bytes, bytes + sizeof(T));
-  return at;
-}
-
 }  // namespace
 
 Result<CpuEntry> load_pvh_kernel(const LoadContext& context, const ElfImage& elf) {
@@ -63,13 +55,10 @@ Result<CpuEntry> load_pvh_kernel(const LoadContext& context, const ElfImage& elf
                        low_memory_end(config.memory_size)));
 
   TRY(context.plan.claim("the command line", layout::kCmdlineAddress, config.cmdline.size() + 1));
-  if (config.cmdline.size() >= layout::kCmdlineMaxBytes)
-    return fail("the command line is longer than {} bytes", layout::kCmdlineMaxBytes - 1);
-  std::vector<uint8_t> cmdline(config.cmdline.begin(), config.cmdline.end());
-  cmdline.push_back(0);
-  TRY(context.memory.write(layout::kCmdlineAddress, cmdline));
+  TRY(write_cmdline(context.memory, layout::kCmdlineAddress, config.cmdline,
+                    layout::kCmdlineMaxBytes - 1));
 
-  std::vector<uint8_t> blob;
+  BootInfoBlob blob;
   StartInfo info{kStartInfoMagic,
                  kStartInfoVersion,
                  0,
@@ -80,23 +69,20 @@ Result<CpuEntry> load_pvh_kernel(const LoadContext& context, const ElfImage& elf
                  0,
                  0,
                  0};
-  append(blob, info);
+  blob.add(info);  // rewritten below, once the addresses of what follows are known
   std::vector<E820Entry> map = e820_map(config.memory_size);
   info.memmap_entries = static_cast<uint32_t>(map.size());
   for (size_t i = 0; i < map.size(); ++i) {
-    uint64_t at = append(
-        blob, MemmapEntry{map[i].address, map[i].size, static_cast<uint32_t>(map[i].type), 0});
+    uint64_t at =
+        blob.add(MemmapEntry{map[i].address, map[i].size, static_cast<uint32_t>(map[i].type), 0});
     if (i == 0) info.memmap_paddr = at;
   }
   for (size_t i = 0; i < modules.size(); ++i) {
-    uint64_t at = append(blob, ModlistEntry{modules[i].address, modules[i].size, 0, 0});
+    uint64_t at = blob.add(ModlistEntry{modules[i].address, modules[i].size, 0, 0});
     if (i == 0) info.modlist_paddr = at;
   }
-  std::copy_n(reinterpret_cast<const uint8_t*>(&info), sizeof(info), blob.begin());
-  if (blob.size() > layout::kBootInfoMaxBytes)
-    return fail("too many modules for the PVH start info ({})", modules.size());
-  TRY(context.plan.claim("the PVH start info", layout::kBootInfoAddress, blob.size()));
-  TRY(context.memory.write(layout::kBootInfoAddress, blob));
+  blob.set_header(info);
+  TRY(blob.write(context.memory, context.plan, "the PVH start info"));
 
   CpuEntry entry{EntryMode::kProtected, *elf.pvh_entry};
   entry.rbx = layout::kBootInfoAddress;

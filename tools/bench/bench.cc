@@ -311,7 +311,6 @@ int compare(const std::string& old_path, const std::string& new_path) {
 int main(int argc, char** argv) {
   using namespace wisp::bench;
   Options o;
-  std::vector<std::string> compare_files;
   CLI::App app("wisp-bench: Wisp beside QEMU on tiny guests, measured in the same run");
   app.add_option("--wisp", o.wisp, "the wisp binary")->required();
   app.add_option("--qemu", o.qemu, "qemu-system-x86_64")->required();
@@ -320,9 +319,8 @@ int main(int argc, char** argv) {
   app.add_option("--runs", o.runs, "runs per figure and VMM")->capture_default_str();
   app.add_option("--exits", o.exits, "exits per exit-cost run")->capture_default_str();
   app.add_option("--json", o.json, "also write the figures to this file");
-  CLI::App* cmp = app.add_subcommand("compare", "compare two JSON files: compare OLD NEW");
-  cmp->add_option("files", compare_files)->expected(2)->required();
-  // --compare needs none of the required options above.
+  app.footer("wisp-bench compare OLD.json NEW.json: the medians of two runs side by side");
+  // `compare` needs none of the required options above, so it is recognised before parsing.
   if (argc == 4 && std::string(argv[1]) == "compare") return compare(argv[2], argv[3]);
   CLI11_PARSE(app, argc, argv);
 

@@ -101,9 +101,11 @@ TEST_CASE("Ctrl-A x on the console quits: Ctrl-A Ctrl-A sends one Ctrl-A", "[kvm
 }
 
 TEST_CASE("SIGTERM stops a running guest cleanly", "[kvm]") {
-  // The shell keeps wisp's stdin open (so it waits for input), and signals it after a moment.
-  std::string script = "sleep 30 | " + kWisp + " run --kernel " + kEcho +
-                       " & pid=$!; sleep 1; kill -TERM $(pgrep -n -x wisp); wait $pid";
+  // The shell holds wisp's stdin open through a fifo (so that it waits for input), signals wisp
+  // itself after a moment (pgrep could find a wisp of another test), and returns its status.
+  std::string script =
+      "d=$(mktemp -d); mkfifo $d/in; exec 3<>$d/in; " + kWisp + " run --kernel " + kEcho +
+      " <&3 & pid=$!; sleep 1; kill -TERM $pid; wait $pid; s=$?; rm -r $d; exit $s";
   auto result = run_process({"sh", "-c", script}, "", kTimeout);
   INFO("stdout: " << result.out << " stderr: " << result.err);
   CHECK(result.status == 12);

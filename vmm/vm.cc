@@ -102,7 +102,7 @@ Result<void> Vm::create_memory() {
   uint32_t slot = 0;
   for (const RamRange& range : ram_ranges(config_.memory_bytes)) {
     Mapping mapping =
-        TRY_CONTEXT(Mapping::guest_ram(range.size),
+        TRY_CONTEXT(Mapping::guest_ram(range.size, range.start == 0 ? Mapping::kHugePage : 0),
                     fmt::format("allocating {} MiB of guest memory", range.size >> 20));
     kvm_userspace_memory_region region{};
     region.slot = slot++;

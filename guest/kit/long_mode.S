@@ -1,7 +1,10 @@
 /*
  * The 32-bit path into C, shared by the stubs entered in protected mode (PVH, multiboot, raw):
- * zero .bss, identity-map the first 4 GiB with 2 MiB pages, load the kit's flat GDT, enter long
- * mode (Intel SDM vol. 3, 10.8.5) and call kit_start(format, info, magic) on the kit's stack.
+ * zero .bss, load the kit's flat GDT, enter long mode (Intel SDM vol. 3, 10.8.5) on page tables
+ * that identity-map the first 4 GiB with 2 MiB pages, and call kit_start(format, info, magic) on
+ * the kit's stack. The page tables are built by the assembler into .data rather than by a loop at
+ * run time: a hypervisor that emulates kernel-mode instructions one by one would spend
+ * milliseconds on the loop.
  *
  * kit_enter_long_mode, jumped to in 32-bit flat protected mode, paging off, with
  *   %ebp = KIT_FORMAT_*, %ebx = physical address of the loader's structure, %esi = entry %eax.
@@ -19,24 +22,6 @@ kit_enter_long_mode:
 	shr	$2, %ecx
 	xor	%eax, %eax
 	rep stosl
-
-	/* Page directories: entry i maps 2 MiB page i. */
-	mov	$kit_page_directories, %edi
-	mov	$(KIT_PTE_PRESENT_WRITABLE | KIT_PDE_LARGE_PAGE), %eax
-	mov	$(KIT_IDENTITY_MAPPED_GIB * 512), %ecx
-1:	mov	%eax, (%edi)
-	add	$(1 << KIT_LARGE_PAGE_SHIFT), %eax
-	add	$8, %edi
-	loop	1b
-	/* The PDPT points at the four page directories, the PML4 at the PDPT. */
-	mov	$kit_pdpt, %edi
-	mov	$(kit_page_directories + KIT_PTE_PRESENT_WRITABLE), %eax
-	mov	$KIT_IDENTITY_MAPPED_GIB, %ecx
-2:	mov	%eax, (%edi)
-	add	$KIT_PAGE_SIZE, %eax
-	add	$8, %edi
-	loop	2b
-	movl	$(kit_pdpt + KIT_PTE_PRESENT_WRITABLE), kit_pml4
 
 	mov	$kit_pml4, %edi
 	ENABLE_LONG_MODE %edi, kit_long_mode64
@@ -72,8 +57,24 @@ kit_gdt_pointer:
 	.word kit_gdt_end - kit_gdt - 1
 	.long kit_gdt
 
-	.section .bss
+/* The identity map: the PML4 points at the PDPT, whose first KIT_IDENTITY_MAPPED_GIB entries
+ * point at page directories; page-directory entry i maps the 2 MiB page i. Entries are two .longs
+ * (low and high halves) so that the 32-bit assembler can build them; every address is below 4 GiB. */
+	.section .data
 	.balign KIT_PAGE_SIZE
-kit_pml4:	.skip KIT_PAGE_SIZE
-kit_pdpt:	.skip KIT_PAGE_SIZE
-kit_page_directories: .skip KIT_IDENTITY_MAPPED_GIB * KIT_PAGE_SIZE
+kit_pml4:
+	.long kit_pdpt + KIT_PTE_PRESENT_WRITABLE, 0
+	.balign KIT_PAGE_SIZE
+kit_pdpt:
+	.set kit_directory, 0
+	.rept KIT_IDENTITY_MAPPED_GIB
+	.long kit_page_directories + kit_directory * KIT_PAGE_SIZE + KIT_PTE_PRESENT_WRITABLE, 0
+	.set kit_directory, kit_directory + 1
+	.endr
+	.balign KIT_PAGE_SIZE
+kit_page_directories:
+	.set kit_large_page, 0
+	.rept KIT_IDENTITY_MAPPED_GIB * 512
+	.long (kit_large_page << KIT_LARGE_PAGE_SHIFT) | KIT_PTE_PRESENT_WRITABLE | KIT_PDE_LARGE_PAGE, 0
+	.set kit_large_page, kit_large_page + 1
+	.endr

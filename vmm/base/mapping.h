@@ -47,9 +47,11 @@ class Mapping {
   // Anonymous memory aligned to 2 MiB and offered to transparent huge pages, so that the host
   // (and, nested, the L1 hypervisor) maps guest RAM with 2 MiB pages where it can: far fewer
   // TLB misses and page-table walks for the guest. Costs at most 2 MiB of RSS per touched
-  // 2 MiB of guest memory.
-  static Result<Mapping> guest_ram(size_t size) {
-    constexpr size_t kHugePage = 2ull << 20;
+  // 2 MiB of guest memory. The first `small_page_bytes` stay on 4 KiB pages: the boot structures
+  // live there, and a tiny guest that touches a few pages of it should not pay for zeroing (and
+  // keeping) a whole huge page.
+  static constexpr size_t kHugePage = 2ull << 20;
+  static Result<Mapping> guest_ram(size_t size, size_t small_page_bytes) {
     // Over-reserve, then trim the ends so that the kept part starts on a 2 MiB boundary.
     Mapping reserved = TRY(anonymous(size + kHugePage));
     uintptr_t start = reinterpret_cast<uintptr_t>(reserved.address_);
@@ -61,7 +63,8 @@ class Mapping {
     reserved.address_ = nullptr;
     reserved.size_ = 0;
     Mapping ram(reinterpret_cast<uint8_t*>(aligned), size);
-    ::madvise(ram.address_, size, MADV_HUGEPAGE);  // advisory: a host without THP ignores it
+    if (size > small_page_bytes)  // advisory: a host without THP ignores it
+      ::madvise(ram.address_ + small_page_bytes, size - small_page_bytes, MADV_HUGEPAGE);
     return ram;
   }
 

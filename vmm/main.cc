@@ -5,6 +5,7 @@
 #include "vmm/base/log.h"
 #include "vmm/cli.h"
 #include "vmm/exit_status.h"
+#include "vmm/teardown_handoff.h"
 #include "vmm/vm.h"
 
 namespace {
@@ -19,14 +20,16 @@ int run_vm(const wisp::VmConfig& config, wisp::BootTiming* timing) {
     }
     if (timing) timing->mark(wisp::BootTiming::Phase::kBuilt);
     auto reason = (*vm)->run();
-    vm->reset();  // tears the VM down
+    bool restarting = reason && reason->kind == wisp::StopKind::kReset &&
+                      config.on_reboot == wisp::RebootAction::kRestart;
+    if (!restarting) wisp::hand_off_kvm_teardown((*vm)->kvm_fds());
+    vm->reset();  // tears the VM down, or only lets go of it when handed off
     if (timing) timing->mark(wisp::BootTiming::Phase::kTornDown);
     if (!reason) {
       wisp::log::error("{}", reason.error().message());
       return wisp::kExitError;
     }
-    if (reason->kind == wisp::StopKind::kReset && config.on_reboot == wisp::RebootAction::kRestart)
-      continue;
+    if (restarting) continue;
     if (!reason->detail.empty()) wisp::log::error("{}", reason->detail);
     return wisp::exit_status(*reason);
   }

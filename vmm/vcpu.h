@@ -34,6 +34,7 @@ class Vcpu {
   static Result<std::unique_ptr<Vcpu>> create(int vm_fd, uint32_t index, size_t run_size);
 
   uint32_t index() const { return index_; }
+  int fd() const { return fd_.get(); }
 
   Result<void> set_cpuid(const std::vector<kvm_cpuid_entry2>& entries);
   // MSRs, FPU and local APIC LINT pins as a real machine's firmware leaves them.

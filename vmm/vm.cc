@@ -57,8 +57,10 @@ Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config, BootTiming* timin
   std::unique_ptr<Vm> vm(new Vm(config, std::move(kvm), std::move(vm_fd), std::move(loop)));
   vm->timing_ = timing;
   TRY(vm->check_capabilities());
-  TRY(vm->create_irqchip());
+  // Memory first: every KVM memslot change waits for an SRCU grace period on the VM, and the
+  // irqchip and PIT leave one in progress that the memslot would wait out (3 to 8 ms here).
   TRY(vm->create_memory());
+  TRY(vm->create_irqchip());
   TRY(vm->create_devices());
   TRY(vm->load_kernel());
   TRY(vm->create_vcpus());
@@ -232,6 +234,12 @@ void Vm::stop_vcpus() {
   stopping_.store(true, std::memory_order_release);
   for (auto& vcpu : vcpus_) vcpu->kick();
   threads_.clear();  // joins
+}
+
+std::vector<int> Vm::kvm_fds() const {
+  std::vector<int> fds{vm_fd_.get()};
+  for (const auto& vcpu : vcpus_) fds.push_back(vcpu->fd());
+  return fds;
 }
 
 void Vm::request_stop(StopReason reason) {

@@ -33,6 +33,9 @@ class Vm final : public VmStopper, public VcpuExitHandler {
 
   void request_stop(StopReason reason) override;
 
+  // The descriptors that keep KVM's VM alive: the VM's and every vCPU's.
+  std::vector<int> kvm_fds() const;
+
   void port_read(uint16_t port, std::span<uint8_t> data) override;
   void port_write(uint16_t port, std::span<const uint8_t> data) override;
   void mmio_read(uint64_t address, std::span<uint8_t> data) override;

@@ -112,6 +112,21 @@ TEST_CASE("SIGTERM stops a running guest cleanly", "[kvm]") {
   CHECK(result.out == "echo ready\n");
 }
 
+TEST_CASE("the VM's teardown helper lets go of the caller's files and exits after wisp", "[kvm]") {
+  // wisp hands KVM's teardown to a child. That child must close what the caller gave wisp (here
+  // fd 3, the test's stdout pipe: run_process waits for its EOF) and must exit once wisp has. The
+  // tag, expanded by the shell, appears only in the command line of wisp and its child (the
+  // leading 0 makes the guest exit with value 0: status 1).
+  std::string script = "tag=teardown-$$; " + kWisp + " run --kernel " + kHello +
+                       " --cmdline 0$tag 3>&1 >/dev/null; [ $? = 1 ] || exit 2; "
+                       "for i in $(seq 100); do pgrep -f $tag >/dev/null || exit 0; sleep 0.05; "
+                       "done; echo helper still running; exit 1";
+  auto result = run_process({"sh", "-c", script}, "", kTimeout);
+  INFO("stdout: " << result.out << " stderr: " << result.err);
+  CHECK_FALSE(result.timed_out);
+  CHECK(result.status == 0);
+}
+
 TEST_CASE("a triple fault ends the VMM with its own status and a reason", "[kvm]") {
   std::string guest = tiny_guest("triple_fault");
   auto result = run_process({kWisp, "run", "--kernel", guest}, "", kTimeout);

@@ -63,7 +63,8 @@ class Mapping {
     reserved.address_ = nullptr;
     reserved.size_ = 0;
     Mapping ram(reinterpret_cast<uint8_t*>(aligned), size);
-    if (size > small_page_bytes)  // advisory: a host without THP ignores it
+    ::madvise(ram.address_, size, MADV_DONTFORK);  // a forked helper must not copy guest RAM
+    if (size > small_page_bytes)                   // advisory: a host without THP ignores it
       ::madvise(ram.address_ + small_page_bytes, size - small_page_bytes, MADV_HUGEPAGE);
     return ram;
   }

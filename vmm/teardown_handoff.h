@@ -1,0 +1,17 @@
+// KVM destroys a VM when the last file descriptor on it is closed, and destroying it waits for
+// RCU grace periods: 1 to 15 ms on an idle host, longer than the rest of a tiny guest's life. A
+// VMM about to exit can hand those descriptors to a short-lived child that closes them once the
+// VMM has exited, so that whoever waits for wisp (a test suite, a shell) is not kept waiting for
+// KVM's bookkeeping. The guest's RAM is not the child's to keep: it is freed with the VMM.
+#pragma once
+
+#include <span>
+
+namespace wisp {
+
+// Forks a child that keeps only `kvm_fds` open, waits until this process has exited and then
+// exits itself, which closes the VM. Call it once the VM will never run again. If it cannot fork
+// it does nothing, and the VM is torn down by this process as usual.
+void hand_off_kvm_teardown(std::span<const int> kvm_fds);
+
+}  // namespace wisp

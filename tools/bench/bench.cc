@@ -47,6 +47,7 @@ struct Options {
   int runs = 10;
   uint64_t exits = 100000;
   std::string json, memory = "512M";
+  std::vector<std::string> only;  // groups to measure; empty: all
 };
 
 // The command line that boots a kit guest in each VMM.
@@ -319,17 +320,25 @@ int main(int argc, char** argv) {
   app.add_option("--runs", o.runs, "runs per figure and VMM")->capture_default_str();
   app.add_option("--exits", o.exits, "exits per exit-cost run")->capture_default_str();
   app.add_option("--json", o.json, "also write the figures to this file");
+  const std::vector<std::pair<std::string, void (*)(const Options&, std::vector<Figure>&)>> groups =
+      {{"startup", measure_startup},
+       {"memory", measure_overhead},
+       {"exits", measure_exits},
+       {"rate", measure_rate},
+       {"phases", measure_phases}};
+  std::vector<std::string> group_names;
+  for (const auto& group : groups) group_names.push_back(group.first);
+  app.add_option("--only", o.only, "measure only these groups")
+      ->delimiter(',')
+      ->check(CLI::IsMember(group_names));
   app.footer("wisp-bench compare OLD.json NEW.json: the medians of two runs side by side");
   // `compare` needs none of the required options above, so it is recognised before parsing.
   if (argc == 4 && std::string(argv[1]) == "compare") return compare(argv[2], argv[3]);
   CLI11_PARSE(app, argc, argv);
 
   std::vector<Figure> figures;
-  measure_startup(o, figures);
-  measure_overhead(o, figures);
-  measure_exits(o, figures);
-  measure_rate(o, figures);
-  measure_phases(o, figures);
+  for (const auto& [name, measure] : groups)
+    if (o.only.empty() || std::ranges::find(o.only, name) != o.only.end()) measure(o, figures);
   print_table(figures, o.runs);
   if (!o.json.empty()) write_json(o.json, figures, o.runs);
   return 0;

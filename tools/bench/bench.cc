@@ -2,10 +2,12 @@
 // --runs times for each VMM; the table shows min / median / max and the ratio of the medians,
 // and --json writes them for a later `wisp-bench --compare OLD.json NEW.json`.
 //
-// Figures (host KVM): start-up to the first serial line and to exit; peak RSS and the VMM's own
-// overhead (RSS beside the guest's pages, from smaps); the cost of one port and one MMIO exit,
-// beside a bare KVM_RUN loop (the floor); VMs started and run to exit per second, one after
-// another and two at a time; Wisp's own phases (--boot-timing).
+// Figures (host KVM): start-up to the first serial line and to exit; peak RSS (VmHWM at exit)
+// and the VMM's own overhead (RSS beside the guest's pages, from smaps); the cost of one port and
+// one MMIO exit, beside a bare KVM_RUN loop running the same guest loop (the floor); VMs started
+// and run to exit per second, one after another and two at a time; Wisp's own phases
+// (--boot-timing). The VMMs take turns within each run, so that noise on a shared machine falls
+// on all of them alike.
 #include <signal.h>
 
 #include <algorithm>
@@ -109,98 +111,119 @@ std::pair<long, long> rss_and_guest_kib(pid_t pid) {
   return {total, largest_rss};
 }
 
+// Each run starts every VMM once, in turn, so that a noisy spell on a shared machine falls on
+// all of them alike rather than on whichever was being measured.
+constexpr const char* kVmms[] = {"wisp", "qemu"};
+
 void measure_startup(const Options& o, std::vector<Figure>& figures) {
   Figure first{"start.first_line", "ms", {}}, exit{"start.exit", "ms", {}},
       rss{"memory.peak_rss", "MiB", {}};
-  for (const char* vmm : {"wisp", "qemu"}) {
-    std::vector<double> f, e, r;
-    for (int i = 0; i < o.runs; ++i) {
-      Timed t = checked_run(boot_command(o, vmm, "hello.pvh.elf", "bench"), 1);
-      f.push_back(t.first_line_ms);
-      e.push_back(t.exit_ms);
-      r.push_back(static_cast<double>(t.peak_rss_kib) / 1024);
+  std::map<std::string, std::vector<double>> f, e, r;
+  for (int i = 0; i < o.runs; ++i) {
+    for (const char* vmm : kVmms) {
+      auto command = boot_command(o, vmm, "hello.pvh.elf", "bench");
+      Timed t = checked_run(command, 1);
+      f[vmm].push_back(t.first_line_ms);
+      e[vmm].push_back(t.exit_ms);
+      long kib = peak_rss_kib(command);
+      if (kib < 0) {
+        fmt::print(stderr, "bench: cannot read the peak RSS of {}\n", command[0]);
+        std::exit(1);
+      }
+      r[vmm].push_back(static_cast<double>(kib) / 1024);
     }
-    first.by_vmm[vmm] = stats_of(f);
-    exit.by_vmm[vmm] = stats_of(e);
-    rss.by_vmm[vmm] = stats_of(r);
+  }
+  for (const char* vmm : kVmms) {
+    first.by_vmm[vmm] = stats_of(f[vmm]);
+    exit.by_vmm[vmm] = stats_of(e[vmm]);
+    rss.by_vmm[vmm] = stats_of(r[vmm]);
   }
   figures.insert(figures.end(), {first, exit, rss});
 }
 
 void measure_overhead(const Options& o, std::vector<Figure>& figures) {
-  Figure overhead{"memory.vmm_overhead", "MiB", {}};
-  for (const char* vmm : {"wisp", "qemu"}) {
-    std::vector<double> values;
-    for (int i = 0; i < o.runs; ++i) {
+  std::map<std::string, std::vector<double>> values;
+  for (int i = 0; i < o.runs; ++i) {
+    for (const char* vmm : kVmms) {
       run_timed(boot_command(o, vmm, "spin.pvh.elf", ""), [&](pid_t pid) {
         auto [total, guest] = rss_and_guest_kib(pid);
-        values.push_back(static_cast<double>(total - guest) / 1024);
+        values[vmm].push_back(static_cast<double>(total - guest) / 1024);
         ::kill(pid, SIGKILL);
       });
     }
-    overhead.by_vmm[vmm] = stats_of(values);
   }
+  Figure overhead{"memory.vmm_overhead", "MiB", {}};
+  for (const char* vmm : kVmms) overhead.by_vmm[vmm] = stats_of(values[vmm]);
   figures.push_back(overhead);
 }
 
+// ns per exit for each of `commands` (keyed by VMM; each gives the command line for N exits
+// and the status it ends with): per run, (time with N exits - the median time with none) / N.
 using CommandFor = std::function<std::vector<std::string>(uint64_t exits)>;
-
-// ns per exit, per run: (time with N exits - the median time with none) / N.
-Stats exit_cost(const Options& o, const CommandFor& command, int status) {
-  std::vector<double> empty, costs;
-  for (int i = 0; i < o.runs; ++i) empty.push_back(checked_run(command(0), status).exit_ms);
-  double baseline = stats_of(empty).median;
+std::map<std::string, Stats> exit_costs(
+    const Options& o, const std::map<std::string, std::pair<CommandFor, int>>& commands) {
+  std::map<std::string, std::vector<double>> empty, costs;
+  for (int i = 0; i < o.runs; ++i)
+    for (const auto& [vmm, command] : commands)
+      empty[vmm].push_back(checked_run(command.first(0), command.second).exit_ms);
   for (int i = 0; i < o.runs; ++i) {
-    double ms = checked_run(command(o.exits), status).exit_ms;
-    costs.push_back((ms - baseline) * 1e6 / static_cast<double>(o.exits));
+    for (const auto& [vmm, command] : commands) {
+      double ms = checked_run(command.first(o.exits), command.second).exit_ms;
+      double baseline = stats_of(empty[vmm]).median;
+      costs[vmm].push_back((ms - baseline) * 1e6 / static_cast<double>(o.exits));
+    }
   }
-  return stats_of(costs);
+  std::map<std::string, Stats> stats;
+  for (const auto& [vmm, values] : costs) stats[vmm] = stats_of(values);
+  return stats;
 }
 
 void measure_exits(const Options& o, std::vector<Figure>& figures) {
   for (std::string kind : {"port", "mmio"}) {
-    Figure figure{"exit." + kind, "ns", {}};
-    for (const char* vmm : {"wisp", "qemu"}) {
-      figure.by_vmm[vmm] = exit_cost(
-          o,
-          [&](uint64_t n) {
-            return boot_command(o, vmm, "exit_loop.pvh.elf", fmt::format("{} {}", kind, n));
-          },
-          1);
+    std::map<std::string, std::pair<CommandFor, int>> commands;
+    for (const char* vmm : kVmms) {
+      commands[vmm] = {[&o, vmm, kind](uint64_t n) {
+                         return boot_command(o, vmm, "exit_loop.pvh.elf",
+                                             fmt::format("{} {}", kind, n));
+                       },
+                       1};
     }
-    figure.by_vmm["floor"] = exit_cost(
-        o,
-        [&](uint64_t n) {
-          return std::vector<std::string>{o.floor, kind, std::to_string(n)};
-        },
-        0);
-    figures.push_back(figure);
+    commands["floor"] = {[&o, kind](uint64_t n) {
+                           return std::vector<std::string>{o.floor, kind, std::to_string(n)};
+                         },
+                         0};
+    figures.push_back({"exit." + kind, "ns", exit_costs(o, commands)});
   }
 }
 
-void measure_rate(const Options& o, std::vector<Figure>& figures) {
+// VMs per second for a batch run back to back, or split between two threads.
+double start_rate(const std::vector<std::string>& command, int threads) {
   constexpr int kBatch = 10;
-  Figure serial{"rate.one_at_a_time", "VMs/s", {}}, parallel{"rate.two_at_a_time", "VMs/s", {}};
-  for (const char* vmm : {"wisp", "qemu"}) {
-    auto command = boot_command(o, vmm, "hello.pvh.elf", "rate");
-    std::vector<double> s, p;
-    for (int i = 0; i < o.runs; ++i) {
-      auto start = std::chrono::steady_clock::now();
-      for (int k = 0; k < kBatch; ++k) checked_run(command, 1);
-      std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-      s.push_back(kBatch / took.count());
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> others;
+  for (int t = 1; t < threads; ++t)
+    others.emplace_back([&] {
+      for (int k = 0; k < kBatch / threads; ++k) checked_run(command, 1);
+    });
+  for (int k = 0; k < kBatch / threads; ++k) checked_run(command, 1);
+  for (std::thread& other : others) other.join();
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  return kBatch / took.count();
+}
 
-      start = std::chrono::steady_clock::now();
-      std::thread other([&] {
-        for (int k = 0; k < kBatch / 2; ++k) checked_run(command, 1);
-      });
-      for (int k = 0; k < kBatch / 2; ++k) checked_run(command, 1);
-      other.join();
-      took = std::chrono::steady_clock::now() - start;
-      p.push_back(kBatch / took.count());
+void measure_rate(const Options& o, std::vector<Figure>& figures) {
+  std::map<std::string, std::vector<double>> one, two;
+  for (int i = 0; i < o.runs; ++i) {
+    for (const char* vmm : kVmms) {
+      auto command = boot_command(o, vmm, "hello.pvh.elf", "rate");
+      one[vmm].push_back(start_rate(command, 1));
+      two[vmm].push_back(start_rate(command, 2));
     }
-    serial.by_vmm[vmm] = stats_of(s);
-    parallel.by_vmm[vmm] = stats_of(p);
+  }
+  Figure serial{"rate.one_at_a_time", "VMs/s", {}}, parallel{"rate.two_at_a_time", "VMs/s", {}};
+  for (const char* vmm : kVmms) {
+    serial.by_vmm[vmm] = stats_of(one[vmm]);
+    parallel.by_vmm[vmm] = stats_of(two[vmm]);
   }
   figures.insert(figures.end(), {serial, parallel});
 }

@@ -3,13 +3,16 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
-#include <sys/resource.h>
+#include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 
 extern char** environ;
 
@@ -56,12 +59,53 @@ Timed run_timed(const std::vector<std::string>& argv,
   }
   ::close(out[0]);
   int status = 0;
-  rusage usage{};
-  ::wait4(pid, &status, 0, &usage);
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
   timed.exit_ms = elapsed_ms();
-  timed.peak_rss_kib = usage.ru_maxrss;
   timed.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return timed;
+}
+
+namespace {
+
+long vm_hwm_kib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  long kib = -1;
+  while (std::getline(status, line))
+    if (std::sscanf(line.c_str(), "VmHWM: %ld kB", &kib) == 1) break;
+  return kib;
+}
+
+}  // namespace
+
+long peak_rss_kib(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int null = ::open("/dev/null", O_RDWR);
+    for (int fd = 0; fd < 3; ++fd) ::dup2(null, fd);
+    // Stop before exec so that the parent can set the tracing options first.
+    if (::ptrace(PTRACE_TRACEME, 0, nullptr, nullptr) != 0 || ::raise(SIGSTOP) != 0) ::_exit(126);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  if (pid < 0 || ::waitpid(pid, &status, 0) != pid || !WIFSTOPPED(status)) return -1;
+  ::ptrace(PTRACE_SETOPTIONS, pid, nullptr, PTRACE_O_TRACEEXIT | PTRACE_O_TRACEEXEC);
+  ::ptrace(PTRACE_CONT, pid, nullptr, nullptr);
+  long kib = -1;
+  while (::waitpid(pid, &status, 0) == pid && WIFSTOPPED(status)) {
+    int event = status >> 16;
+    int signal = WSTOPSIG(status);
+    if (event == PTRACE_EVENT_EXIT) kib = vm_hwm_kib(pid);  // the address space is still there
+    // Events and the exec SIGTRAP are ours; any other signal goes on to the process.
+    bool ours = event != 0 || signal == SIGTRAP;
+    ::ptrace(PTRACE_CONT, pid, nullptr, ours ? 0 : signal);
+  }
+  return kib;
 }
 
 }  // namespace wisp::bench

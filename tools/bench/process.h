@@ -1,5 +1,5 @@
 // Starting a VMM process for a benchmark: wall time to its first line of output and to its exit,
-// its peak RSS (from wait4), its status.
+// and its status; or, in a separate run, its peak RSS.
 #pragma once
 
 #include <sys/types.h>
@@ -13,7 +13,6 @@ namespace wisp::bench {
 struct Timed {
   double first_line_ms = -1;  // -1: it printed no line
   double exit_ms = 0;
-  long peak_rss_kib = 0;
   int status = -1;
   std::string output;
 };
@@ -22,5 +21,11 @@ struct Timed {
 // is called with the child's pid when its first line arrives (the child is still running).
 Timed run_timed(const std::vector<std::string>& argv,
                 const std::function<void(pid_t)>& on_first_line = nullptr);
+
+// The peak RSS (VmHWM) of argv's own address space, in KiB, read when the process exits, with
+// its stdout, stdin and stderr on /dev/null; -1 if it could not be read. wait4's ru_maxrss would
+// not do: it also counts the address space the child had before exec (the benchmark's own).
+// The process runs traced (stopped once at exit), so its timing is not representative.
+long peak_rss_kib(const std::vector<std::string>& argv);
 
 }  // namespace wisp::bench

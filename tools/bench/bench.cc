@@ -92,23 +92,25 @@ Timed checked_run(const std::vector<std::string>& argv, int expected_status,
   return timed;
 }
 
-// RSS of the whole process, and of its largest mapping (the guest's RAM), from smaps, in KiB.
+// RSS of the whole process, and of the guest's RAM, from smaps, in KiB. The guest's RAM is what
+// the VMM marked MADV_DONTFORK (VmFlags "dc"), as both Wisp and QEMU do (so that a fork does not
+// copy it), or else the largest mapping.
 std::pair<long, long> rss_and_guest_kib(pid_t pid) {
   std::ifstream smaps(fmt::format("/proc/{}/smaps", pid));
-  long total = 0, largest_size = 0, largest_rss = 0, size = 0;
+  long total = 0, size = 0, rss = 0, dont_fork = 0, largest_size = 0, largest_rss = 0;
   std::string line;
   while (std::getline(smaps, line)) {
     long value;
     if (std::sscanf(line.c_str(), "Size: %ld kB", &value) == 1) size = value;
     if (std::sscanf(line.c_str(), "Rss: %ld kB", &value) == 1) {
+      rss = value;
       total += value;
-      if (size > largest_size) {
-        largest_size = size;
-        largest_rss = value;
-      }
+      if (size > largest_size) largest_size = size, largest_rss = value;
     }
+    if (line.starts_with("VmFlags:") && (line + " ").find(" dc ") != std::string::npos)
+      dont_fork += rss;
   }
-  return {total, largest_rss};
+  return {total, dont_fork > 0 ? dont_fork : largest_rss};
 }
 
 // Each run starts every VMM once, in turn, so that a noisy spell on a shared machine falls on
@@ -259,18 +261,51 @@ void measure_phases(const Options& o, std::vector<Figure>& figures) {
 std::string cell(const Figure& f, const std::string& vmm) {
   auto it = f.by_vmm.find(vmm);
   if (it == f.by_vmm.end()) return "-";
-  return fmt::format("{:.3g} / {:.3g} / {:.3g}", it->second.min, it->second.median, it->second.max);
+  // Three significant digits, but whole numbers for the large ones (a Linux boot in ms).
+  auto number = [](double v) {
+    return v >= 1000 ? fmt::format("{:.0f}", v) : fmt::format("{:.3g}", v);
+  };
+  return fmt::format("{} / {} / {}", number(it->second.min), number(it->second.median),
+                     number(it->second.max));
+}
+
+// Figures measured elsewhere (tools/bench/linux-boot-time.sh --samples): lines of
+// "NAME UNIT VMM VALUE", one per measurement, in the order the figures should be shown.
+std::vector<Figure> read_samples(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    fmt::print(stderr, "bench: cannot read {}\n", path);
+    std::exit(1);
+  }
+  std::vector<Figure> figures;
+  std::map<std::string, std::map<std::string, std::vector<double>>> values;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    std::istringstream fields(line);
+    std::string name, unit, vmm, rest;
+    double value;
+    if (!(fields >> name >> unit >> vmm >> value) || fields >> rest) {
+      fmt::print(stderr, "bench: {}:{}: not NAME UNIT VMM VALUE: {}\n", path, number, line);
+      std::exit(1);
+    }
+    if (!values.count(name)) figures.push_back({name, unit, {}});
+    values[name][vmm].push_back(value);
+  }
+  for (Figure& figure : figures)
+    for (const auto& [each_vmm, samples] : values[figure.name])
+      figure.by_vmm[each_vmm] = stats_of(samples);
+  return figures;
 }
 
 void print_table(const std::vector<Figure>& figures, int runs) {
   fmt::print("{} runs per figure; min / median / max\n", runs);
-  fmt::print("{:<26} {:<6} {:<30} {:<30} {:<24} {}\n", "figure", "unit", "wisp", "qemu",
+  fmt::print("{:<36} {:<6} {:<30} {:<30} {:<24} {}\n", "figure", "unit", "wisp", "qemu",
              "floor (bare KVM_RUN)", "wisp/qemu");
   for (const Figure& f : figures) {
     std::string ratio = "-";
     if (f.by_vmm.count("wisp") && f.by_vmm.count("qemu") && f.by_vmm.at("qemu").median != 0)
       ratio = fmt::format("{:.2f}", f.by_vmm.at("wisp").median / f.by_vmm.at("qemu").median);
-    fmt::print("{:<26} {:<6} {:<30} {:<30} {:<24} {}\n", f.name, f.unit, cell(f, "wisp"),
+    fmt::print("{:<36} {:<6} {:<30} {:<30} {:<24} {}\n", f.name, f.unit, cell(f, "wisp"),
                cell(f, "qemu"), cell(f, "floor"), ratio);
   }
 }
@@ -343,6 +378,9 @@ int main(int argc, char** argv) {
   app.add_option("--runs", o.runs, "runs per figure and VMM")->capture_default_str();
   app.add_option("--exits", o.exits, "exits per exit-cost run")->capture_default_str();
   app.add_option("--json", o.json, "also write the figures to this file");
+  std::string samples;
+  app.add_option("--samples", samples,
+                 "also show figures measured elsewhere (linux-boot-time.sh --samples)");
   const std::vector<std::pair<std::string, void (*)(const Options&, std::vector<Figure>&)>> groups =
       {{"startup", measure_startup},
        {"memory", measure_overhead},
@@ -359,9 +397,12 @@ int main(int argc, char** argv) {
   if (argc == 4 && std::string(argv[1]) == "compare") return compare(argv[2], argv[3]);
   CLI11_PARSE(app, argc, argv);
 
+  std::vector<Figure> measured_elsewhere;  // read first: a bad file should not wait for the runs
+  if (!samples.empty()) measured_elsewhere = read_samples(samples);
   std::vector<Figure> figures;
   for (const auto& [name, measure] : groups)
     if (o.only.empty() || std::ranges::find(o.only, name) != o.only.end()) measure(o, figures);
+  std::ranges::copy(measured_elsewhere, std::back_inserter(figures));
   print_table(figures, o.runs);
   if (!o.json.empty()) write_json(o.json, figures, o.runs);
   return 0;

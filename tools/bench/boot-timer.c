@@ -6,7 +6,9 @@
 // "wisp-guest: init reached") appears in its output, writes the --send text (default
 // "poweroff -f") and a newline to its stdin, as a person typing at the console would.
 // Prints one line:  marker_ms=<ms from fork to the marker> exit_ms=<ms from fork to the
-// VMM's exit> status=<exit status, or 128+signal>  (marker_ms=-1 if it never appeared).
+// VMM's exit> status=<exit status, or 128+signal> hwm_kib=<the VMM's peak RSS when the marker
+// appeared> overhead_kib=<its RSS then, less that of its largest mapping: the guest's RAM>
+// (marker_ms=-1 and the memory figures -1 if the marker never appeared).
 // Used by tools/bench/linux-boot-time.sh, inside the nested test host too (static build),
 // since busybox date has no sub-second clock there.
 #define _GNU_SOURCE
@@ -24,6 +26,37 @@ static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+// The VMM's peak RSS so far (VmHWM) and its RSS outside the guest's RAM, in KiB, from /proc; -1
+// where they cannot be read. The guest's RAM is what the VMM marked MADV_DONTFORK (VmFlags "dc"),
+// as both Wisp and QEMU do, or else the largest mapping.
+static void memory_of(pid_t pid, long *hwm_kib, long *overhead_kib) {
+    char path[64], line[512];
+    *hwm_kib = *overhead_kib = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *status = fopen(path, "r");
+    if (!status) return;
+    while (fgets(line, sizeof line, status))
+        if (sscanf(line, "VmHWM: %ld kB", hwm_kib) == 1) break;
+    fclose(status);
+    snprintf(path, sizeof path, "/proc/%d/smaps", (int)pid);
+    FILE *smaps = fopen(path, "r");
+    if (!smaps) return;
+    long size = 0, rss = 0, value, total = 0, dont_fork = 0, largest_size = 0, largest_rss = 0;
+    while (fgets(line, sizeof line, smaps)) {
+        if (sscanf(line, "Size: %ld kB", &value) == 1) {
+            size = value;
+        } else if (sscanf(line, "Rss: %ld kB", &value) == 1) {
+            rss = value;
+            total += value;
+            if (size > largest_size) largest_size = size, largest_rss = value;
+        } else if (!strncmp(line, "VmFlags:", 8) && strstr(line, " dc")) {
+            dont_fork += rss;
+        }
+    }
+    fclose(smaps);
+    *overhead_kib = total - (dont_fork > 0 ? dont_fork : largest_rss);
 }
 
 static void usage(void) {
@@ -80,6 +113,7 @@ int main(int argc, char **argv) {
 
     int to_child, from_child;
     double start = now_ms(), marker_ms = -1;
+    long hwm_kib = -1, overhead_kib = -1;
     pid_t pid = spawn(argv + i + 1, &to_child, &from_child);
 
     // Keep the last strlen(marker) - 1 bytes of output so a marker split between two
@@ -103,6 +137,7 @@ int main(int argc, char **argv) {
         size_t len = kept + (size_t)n;
         if (marker_ms < 0 && memmem(window, len, marker, mlen)) {
             marker_ms = now_ms() - start;
+            memory_of(pid, &hwm_kib, &overhead_kib);
             dprintf(to_child, "%s\n", send);
         }
         kept = len < mlen ? len : mlen - 1;
@@ -113,6 +148,7 @@ int main(int argc, char **argv) {
     double exit_ms = now_ms() - start;
     int status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
     if (log) fclose(log);
-    printf("marker_ms=%.3f exit_ms=%.3f status=%d\n", marker_ms, exit_ms, status);
+    printf("marker_ms=%.3f exit_ms=%.3f status=%d hwm_kib=%ld overhead_kib=%ld\n", marker_ms,
+           exit_ms, status, hwm_kib, overhead_kib);
     return 0;
 }

@@ -10,80 +10,105 @@ INITRD=$DIR/initramfs.cpio.gz
 RESULTS=/tmp/wisp-boot-times.$$
 : >"$RESULTS"
 
-boot_qemu() {  # boot_qemu LOG
-    "$DIR/boot-timer" --log "$1" -- "$QEMU" -accel kvm -cpu host -M microvm,rtc=on \
-        -m "$MEMORY" -smp 1 -nodefaults -no-user-config -display none -no-reboot \
-        -serial stdio -kernel "$KERNEL" -initrd "$INITRD" -append "$CMDLINE"
-}
-
-boot_wisp() {  # boot_wisp LOG
-    "$DIR/boot-timer" --log "$1" -- "$WISP" run --kernel "$KERNEL" --initrd "$INITRD" \
-        --cmdline "$CMDLINE" --memory "$MEMORY"
-}
-
-one_run() {  # one_run VMM KIND(warmup|run) N: times one boot, records it in RESULTS
-    log=/tmp/wisp-boot-$1-$3.log
-    line=$("boot_$1" "$log")
-    echo "  $1 $2 $3: $line"
-    case $line in
-        *marker_ms=-1*|*status=[1-9]*)
-            echo "  $1 $2 $3 FAILED; its console:"
-            tr -d '\r' <"$log" | tail -n 15 | sed 's/^/    | /'
-            echo "$1 failed" >>"$RESULTS" ;;
-        *) [ "$2" = run ] && echo "$1 $line" >>"$RESULTS" ;;
+# The two command lines: with `quiet` (what a test suite boots) and without (every kernel
+# message goes through the VMM's serial port).
+cmdline_of() {  # cmdline_of quiet|verbose
+    case $1 in
+        quiet) echo "$CMDLINE" ;;
+        verbose) echo "$CMDLINE" | sed 's/ *quiet//' ;;
     esac
 }
 
-summary() {  # min/median/max per VMM and the ratio of medians
+boot_qemu() {  # boot_qemu LOG CMDLINE
+    "$DIR/boot-timer" --log "$1" -- "$QEMU" -accel kvm -cpu host -M microvm,rtc=on \
+        -m "$MEMORY" -smp 1 -nodefaults -no-user-config -display none -no-reboot \
+        -serial stdio -kernel "$KERNEL" -initrd "$INITRD" -append "$2"
+}
+
+boot_wisp() {  # boot_wisp LOG CMDLINE
+    "$DIR/boot-timer" --log "$1" -- "$WISP" run --kernel "$KERNEL" --initrd "$INITRD" \
+        --cmdline "$2" --memory "$MEMORY"
+}
+
+field() {  # field NAME LINE: the value of NAME=value in a boot-timer line
+    echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
+}
+
+# Prints the figures of one timed boot as "sample NAME UNIT VMM VALUE" lines, the format that
+# `wisp-bench --samples` reads; the memory figures from the quiet boots only.
+samples() {  # samples VMM MODE LINE
+    echo "sample linux.$2.to_marker ms $1 $(field marker_ms "$3")"
+    echo "sample linux.$2.to_exit ms $1 $(field exit_ms "$3")"
+    [ "$2" = quiet ] || return 0
+    awk -v vmm="$1" -v hwm="$(field hwm_kib "$3")" -v overhead="$(field overhead_kib "$3")" 'BEGIN {
+        printf "sample linux.memory.peak_rss_at_marker MiB %s %.2f\n", vmm, hwm / 1024
+        printf "sample linux.memory.vmm_overhead MiB %s %.2f\n", vmm, overhead / 1024 }'
+}
+
+one_run() {  # one_run VMM MODE KIND(warmup|run) N: times one boot, records it in RESULTS
+    log=/tmp/wisp-boot-$1-$2-$4.log
+    line=$("boot_$1" "$log" "$(cmdline_of "$2")")
+    echo "  $1 $2 $3 $4: $line"
+    case $line in
+        *marker_ms=-1*|*status=[1-9]*)
+            echo "  $1 $2 $3 $4 FAILED; its console:"
+            tr -d '\r' <"$log" | tail -n 15 | sed 's/^/    | /'
+            echo "failed $1" >>"$RESULTS" ;;
+        *) [ "$3" = run ] && samples "$1" "$2" "$line" >>"$RESULTS" ;;
+    esac
+}
+
+summary() {  # min/median/max per figure and VMM, and the ratio of the medians
     awk -v where="$WHERE" -v clock="$CLOCK" '
         function sort(a, n,   i, j, t) {
             for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
         }
         function median(a, n) { return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2 }
-        $2 == "failed" { failed[$1]++; next }
-        {
-            v = $1; if (!(v in count)) order[++nv] = v
-            n = ++count[v]
-            split($2, m, "="); marker[v, n] = m[2]
-            split($3, e, "="); exited[v, n] = e[2]
+        $1 == "failed" { failed[$2]++; next }
+        $1 == "sample" {
+            if (!($2 in unit)) { order[++nf] = $2; unit[$2] = $3 }
+            n = ++count[$2, $4]; value[$2, $4, n] = $5
         }
         END {
             print ""
-            print "Linux boot time: " where
+            print "Linux boot: " where
             print "clock: " clock
-            printf "%-6s %5s  %-32s %-32s\n", "vmm", "runs", "process start -> marker (ms)", "process start -> exit (ms)"
-            printf "%-6s %5s  %-32s %-32s\n", "", "", "min / median / max", "min / median / max"
-            for (k = 1; k <= nv; k++) {
-                v = order[k]; n = count[v]
-                for (i = 1; i <= n; i++) { a[i] = marker[v, i]; b[i] = exited[v, i] }
-                sort(a, n); sort(b, n)
-                med_m[v] = median(a, n); med_e[v] = median(b, n)
-                printf "%-6s %5d  %8.1f / %8.1f / %8.1f   %8.1f / %8.1f / %8.1f\n", v, n,
-                    a[1], med_m[v], a[n], b[1], med_e[v], b[n]
+            printf "%-36s %-5s  %-30s %-30s %s\n", "figure", "unit", "wisp min / median / max", "qemu min / median / max", "wisp/qemu"
+            for (k = 1; k <= nf; k++) {
+                f = order[k]; line = sprintf("%-36s %-5s", f, unit[f])
+                for (vi = 1; vi <= 2; vi++) {
+                    v = vi == 1 ? "wisp" : "qemu"; n = count[f, v]
+                    if (!n) { line = line sprintf("  %-30s", "-"); continue }
+                    for (i = 1; i <= n; i++) a[i] = value[f, v, i]
+                    sort(a, n); med[v] = median(a, n)
+                    line = line sprintf("  %-30s", sprintf("%.1f / %.1f / %.1f", a[1], med[v], a[n]))
+                }
+                if (count[f, "wisp"] && count[f, "qemu"] && med["qemu"] > 0) line = line sprintf(" %.2f", med["wisp"] / med["qemu"])
+                print line
             }
             for (v in failed) printf "%s: %d failed run(s), not counted\n", v, failed[v]
-            if (("wisp" in med_m) && ("qemu" in med_m))
-                printf "ratio wisp/qemu (medians): to marker %.2f, to exit %.2f\n",
-                    med_m["wisp"] / med_m["qemu"], med_e["wisp"] / med_e["qemu"]
         }' "$RESULTS"
 }
 
 main() {
     vmms=qemu
     [ -n "${WISP:-}" ] && vmms="qemu wisp"
-    echo "linux-boot-time: $WHERE; $RUNS run(s) after $WARMUP warm-up(s) per VMM: $vmms"
+    echo "linux-boot-time: $WHERE; $RUNS run(s) after $WARMUP warm-up(s) per VMM and command line: $vmms"
     i=1
     while [ "$i" -le "$WARMUP" ]; do
-        for vmm in $vmms; do one_run "$vmm" warmup "$i"; done
+        for vmm in $vmms; do one_run "$vmm" quiet warmup "$i"; done
         i=$((i + 1))
     done
     i=1
     while [ "$i" -le "$RUNS" ]; do   # interleaved, so drift affects every VMM alike
-        for vmm in $vmms; do one_run "$vmm" run "$i"; done
+        for mode in quiet verbose; do
+            for vmm in $vmms; do one_run "$vmm" "$mode" run "$i"; done
+        done
         i=$((i + 1))
     done
     summary
-    ! grep -q failed "$RESULTS"
+    grep '^sample ' "$RESULTS"   # for linux-boot-time.sh --samples
+    ! grep -q '^failed' "$RESULTS"
 }
 
 main

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark: how fast a VMM boots Debian's cloud kernel with the default guest initramfs,
 # from the VMM process's start to the guest /init's marker line, and to the VMM's exit
-# after the guest runs `poweroff -f` (typed at the console once the marker appeared).
+# after the guest runs `poweroff -f` (typed at the console once the marker appeared), with
+# `quiet` on the kernel command line and without; and the VMM's memory at the marker (peak
+# RSS, and RSS outside the guest's RAM).
 # Peers: QEMU -M microvm (always) and wisp (with --wisp), same kernel, initramfs, command
 # line and memory, runs interleaved. Runs directly when this machine has hardware KVM,
 # otherwise inside the nested test host (tools/testhost/run.sh); it prints which.
@@ -12,12 +14,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 usage() {
     cat >&2 <<USAGE
-usage: $0 [--wisp PATH] [--runs N] [--warmup N] [--memory 512M] [--testhost]
+usage: $0 [--wisp PATH] [--runs N] [--warmup N] [--memory 512M] [--testhost] [--samples FILE]
   --wisp PATH   also time wisp (wisp run --kernel K --initrd I --cmdline ... --memory M)
   --runs N      timed boots per VMM (default 3)
   --warmup N    untimed boots per VMM first (default 1; the first boot is always slower)
   --memory SIZE guest memory (default 512M)
   --testhost    use the nested test host even where hardware KVM is present
+  --samples FILE  also write every measurement there, one "NAME UNIT VMM VALUE" a line
+                (what wisp-bench --samples reads into its table and JSON)
 USAGE
     exit 2
 }
@@ -50,17 +54,25 @@ make_payload() {  # make_payload DIR WHERE QEMU WISP RUNS WARMUP MEMORY CLOCK
     } >"$dir/bench.env"
 }
 
+# Passes the payload's output through, less its "sample" lines, which go to FILE if one is
+# given. The console of the test host ends lines with \r\n.
+keep_samples() {  # keep_samples SCRATCH FILE
+    tr -d '\r' | tee "$1" | sed '/^sample /d'
+    if [[ -n "$2" ]]; then sed -n 's/^sample //p' "$1" >"$2"; fi
+}
+
 main() {
-    local wisp="" runs=3 warmup=1 memory=512M force_testhost=0
+    local wisp="" runs=3 warmup=1 memory=512M force_testhost=0 samples=""
     while [[ $# -gt 0 ]]; do
         case $1 in
-            --wisp|--runs|--warmup|--memory)
+            --wisp|--runs|--warmup|--memory|--samples)
                 [[ $# -ge 2 ]] || { echo "$0: $1 needs a value" >&2; usage; }
                 case $1 in
                     --wisp) wisp=$2 ;;
                     --runs) runs=$2 ;;
                     --warmup) warmup=$2 ;;
                     --memory) memory=$2 ;;
+                    --samples) samples=$2 ;;
                 esac
                 shift 2 ;;
             --testhost) force_testhost=1; shift ;;
@@ -88,16 +100,17 @@ main() {
         make_payload "$payload" "directly on this machine's hardware KVM" \
             "$(command -v qemu-system-x86_64)" "$wisp" "$runs" "$warmup" "$memory" \
             "CLOCK_MONOTONIC (ns, shown in ms)"
-        sh "$payload/run.sh" </dev/null
+        sh "$payload/run.sh" </dev/null | keep_samples "$payload/console" "$samples"
     else
         make_payload "$payload" "inside the nested test host (QEMU/TCG, nested KVM; kvm-kind: $kind)" \
             /usr/bin/qemu-system-x86_64 "${wisp:+/usr/bin/wisp}" "$runs" "$warmup" "$memory" \
             "CLOCK_MONOTONIC in the test host (ns, shown in ms); the host is emulated (TCG), so times are far above bare metal: compare the ratio"
         local vmms=1 timeout
         [[ -n "$wisp" ]] && vmms=2
-        timeout=$((180 + (runs + warmup) * vmms * 90))
+        timeout=$((180 + (2 * runs + warmup) * vmms * 90))
         "$WISP_TOOLS/testhost/run.sh" --payload "$payload" --include /usr/bin/qemu-system-x86_64 \
-            ${wisp:+--wisp "$wisp"} --timeout "$timeout" </dev/null
+            ${wisp:+--wisp "$wisp"} --timeout "$timeout" </dev/null |
+            keep_samples "$payload/console" "$samples"
     fi
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The benchmarks' entry point: builds what they need, then measures Wisp beside QEMU in the same
-# run. Tiny guests on this host's KVM (wisp-bench: start-up, memory, exit cost against a bare
-# KVM_RUN loop, start rate, Wisp's phases), then Linux boot (linux-boot-time.sh: directly on
-# hardware KVM, else in the nested test host). Prints tables; writes JSON for a later comparison.
+# run. Linux boot (linux-boot-time.sh: directly on hardware KVM, else in the nested test host;
+# with and without `quiet`, and the VMMs' memory), then tiny guests on this host's KVM
+# (wisp-bench: start-up, memory, exit cost against a bare KVM_RUN loop, start rate, Wisp's
+# phases). Prints one table of both; writes JSON for a later comparison.
 # usage: tools/bench/run.sh [--runs N] [--json FILE] [--no-linux]
 #        tools/bench/run.sh compare OLD.json NEW.json
 set -euo pipefail
@@ -27,15 +28,21 @@ main() {
     done
     [[ -e /dev/kvm ]] || die "/dev/kvm is missing"
     ensure_packages qemu-system-x86
-    local dir
+    local dir samples=()
     dir=$("$WISP_TOOLS/setup.sh")
+    if [[ $linux == 1 ]]; then
+        local linux_samples
+        linux_samples=$(mktemp)
+        # shellcheck disable=SC2064 # expand now
+        trap "rm -f '$linux_samples'" EXIT
+        "$WISP_TOOLS/bench/linux-boot-time.sh" --wisp "$dir/vmm/wisp" --runs "$runs" \
+            --samples "$linux_samples"
+        samples=(--samples "$linux_samples")
+    fi
     log "tiny guests on this host's /dev/kvm ($("$WISP_TOOLS/testhost/kvm-kind.sh")); $(nproc) cores"
     "$dir/tools/bench/wisp-bench" --wisp "$dir/vmm/wisp" --qemu "$(command -v qemu-system-x86_64)" \
         --floor "$dir/tools/bench/kvm_floor" --guests "$dir/guest/kit" --runs "$runs" \
-        ${json:+--json "$json"}
-    if [[ $linux == 1 ]]; then
-        "$WISP_TOOLS/bench/linux-boot-time.sh" --wisp "$dir/vmm/wisp" --runs "$runs"
-    fi
+        ${json:+--json "$json"} "${samples[@]}"
 }
 
 main "$@"

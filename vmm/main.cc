@@ -1,5 +1,6 @@
 // wisp: parse the command line, build the VM, run it, and exit with a status that says how the
 // guest ended (see exit_status.h).
+#include <pthread.h>
 #include <signal.h>
 
 #include "vmm/base/log.h"
@@ -9,6 +10,18 @@
 #include "vmm/vm.h"
 
 namespace {
+
+// Threads (one per vCPU) get 1 MiB stacks rather than glibc's 8 MiB: they need far less, and on
+// a host whose transparent huge pages are "always", a stack that spans an aligned 2 MiB range
+// is backed by a huge page the first time it is touched, which doubles the VMM's own memory.
+void use_small_thread_stacks() {
+  constexpr size_t kThreadStackBytes = 1 << 20;
+  pthread_attr_t attributes;
+  if (pthread_attr_init(&attributes) != 0) return;
+  if (pthread_attr_setstacksize(&attributes, kThreadStackBytes) == 0)
+    pthread_setattr_default_np(&attributes);
+  pthread_attr_destroy(&attributes);
+}
 
 // Builds and runs the VM, again after a guest reboot when asked to.
 int run_vm(const wisp::VmConfig& config, wisp::BootTiming* timing) {
@@ -40,6 +53,7 @@ int run_vm(const wisp::VmConfig& config, wisp::BootTiming* timing) {
 int main(int argc, char** argv) {
   wisp::BootTiming timing;
   ::signal(SIGPIPE, SIG_IGN);  // a closed console output must not kill the VMM
+  use_small_thread_stacks();
   int early_exit = 0;
   std::optional<wisp::Command> command = wisp::parse_command_line(argc, argv, early_exit);
   if (!command) return early_exit;

@@ -3,6 +3,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
@@ -64,8 +65,10 @@ class Mapping {
     reserved.size_ = 0;
     Mapping ram(reinterpret_cast<uint8_t*>(aligned), size);
     ::madvise(ram.address_, size, MADV_DONTFORK);  // a forked helper must not copy guest RAM
-    if (size > small_page_bytes)                   // advisory: a host without THP ignores it
-      ::madvise(ram.address_ + small_page_bytes, size - small_page_bytes, MADV_HUGEPAGE);
+    // Advice only: a host without THP ignores it. NOHUGEPAGE matters where THP is "always".
+    size_t small = std::min(small_page_bytes, size);
+    if (small) ::madvise(ram.address_, small, MADV_NOHUGEPAGE);
+    if (size > small) ::madvise(ram.address_ + small, size - small, MADV_HUGEPAGE);
     return ram;
   }
 

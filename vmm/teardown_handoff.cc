@@ -34,6 +34,7 @@ void hand_off_kvm_teardown(std::span<const int> kvm_fds) {
   std::sort(keep.begin(), keep.end());
 
   pid_t child = ::fork();
+  int fork_errno = errno;
   if (child == 0) {
     // Stdout, stderr and any descriptor the caller passed in close now, so that a caller reading
     // them to EOF sees it as soon as wisp exits.
@@ -45,7 +46,7 @@ void hand_off_kvm_teardown(std::span<const int> kvm_fds) {
   }
   ::close(exit_pipe[0]);
   if (child < 0) {
-    log::debug("fork for the KVM teardown failed ({}); tearing down here", errno);
+    log::debug("fork for the KVM teardown failed ({}); tearing down here", fork_errno);
     ::close(exit_pipe[1]);
   }
 }

@@ -1,6 +1,7 @@
 // wisp-bench: Wisp beside QEMU on the same tiny guests, in the same run. Each figure is measured
 // --runs times for each VMM; the table shows min / median / max and the ratio of the medians,
-// and --json writes them for a later `wisp-bench --compare OLD.json NEW.json`.
+// and --json writes them for a later `wisp-bench compare OLD.json NEW.json`. --samples adds
+// figures measured elsewhere (the Linux boots of linux-boot-time.sh) to the table and the JSON.
 //
 // Figures (host KVM): start-up to the first serial line and to exit; peak RSS (VmHWM at exit)
 // and the VMM's own overhead (RSS beside the guest's pages, from smaps); the cost of one port and

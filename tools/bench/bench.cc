@@ -351,14 +351,14 @@ std::map<std::string, std::map<std::string, double>> read_medians(const std::str
 
 int compare(const std::string& old_path, const std::string& new_path) {
   auto before = read_medians(old_path), after = read_medians(new_path);
-  fmt::print("{:<26} {:<6} {:>12} {:>12} {:>8}\n", "figure", "vmm", "old median", "new median",
+  fmt::print("{:<36} {:<6} {:>12} {:>12} {:>8}\n", "figure", "vmm", "old median", "new median",
              "new/old");
   for (const auto& [figure, vmms] : after) {
     for (const auto& [vmm, median] : vmms) {
       auto old_figure = before.find(figure);
       if (old_figure == before.end() || !old_figure->second.count(vmm)) continue;
       double old_median = old_figure->second.at(vmm);
-      fmt::print("{:<26} {:<6} {:>12.4g} {:>12.4g} {:>8.2f}\n", figure, vmm, old_median, median,
+      fmt::print("{:<36} {:<6} {:>12.4g} {:>12.4g} {:>8.2f}\n", figure, vmm, old_median, median,
                  old_median != 0 ? median / old_median : 0.0);
     }
   }

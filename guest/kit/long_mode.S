@@ -23,6 +23,7 @@ kit_enter_long_mode:
 	xor	%eax, %eax
 	rep stosl
 
+	lgdt	kit_gdt_pointer			/* the loader's GDT may be anywhere */
 	mov	$kit_pml4, %edi
 	ENABLE_LONG_MODE %edi, kit_long_mode64
 

@@ -16,11 +16,7 @@
 kit_trampoline_start:
 	cli
 	cld
-	lgdtl	%cs:(trampoline_gdt_pointer - kit_trampoline_start)
-	mov	%cr0, %eax
-	or	$KIT_CR0_PE, %eax
-	mov	%eax, %cr0
-	ljmpl	$KIT_CODE32_SELECTOR, $kit_ap_protected32
+	ENTER_PROTECTED_MODE %cs:(trampoline_gdt_pointer-kit_trampoline_start), kit_ap_protected32
 	.balign 8
 trampoline_gdt_pointer:				/* a copy of kit_gdt_pointer */
 	.word 4 * 8 - 1				/* four descriptors */

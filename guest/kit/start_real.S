@@ -6,7 +6,7 @@
  * Interrupts off; the stub needs no stack, A20 enabled (as it always is under KVM).
  * It loads the kit's GDT, enters 32-bit protected mode, and goes on as the other 32-bit stubs.
  */
-#include "boot_defs.h"
+#include "long_mode.inc"
 
 	.section .text.kit_entry, "ax"
 	.code16
@@ -16,11 +16,7 @@ kit_real_start:
 	ljmp	$0, $1f				/* CS = 0: this code sits below 64 KiB */
 1:	xor	%ax, %ax
 	mov	%ax, %ds
-	lgdtl	kit_gdt_pointer
-	mov	%cr0, %eax
-	or	$KIT_CR0_PE, %eax
-	mov	%eax, %cr0
-	ljmpl	$KIT_CODE32_SELECTOR, $protected_mode
+	ENTER_PROTECTED_MODE kit_gdt_pointer, protected_mode
 
 	.code32
 protected_mode:

@@ -11,7 +11,7 @@
  *              %rsi = 0x7000 (the Linux 64-bit boot protocol, as Wisp's loaders)
  * Linked at 0xf0000, where the ROM's last 64 KiB appear below 1 MiB; reset enters at 0xffff0.
  */
-#include "boot_defs.h"
+#include "long_mode.inc"
 
 #define MAILBOX_MODE 0x6000
 #define MAILBOX_ENTRY 0x6004
@@ -49,11 +49,7 @@ shim_start:
 	movw	$0, MAILBOX_FAR_POINTER + 2
 	ljmp	*MAILBOX_FAR_POINTER
 
-1:	lgdtl	%cs:(gdt_pointer - ROM_BASE)
-	mov	%cr0, %eax
-	or	$KIT_CR0_PE, %eax
-	mov	%eax, %cr0
-	ljmpl	$KIT_CODE32_SELECTOR, $protected_mode
+1:	ENTER_PROTECTED_MODE %cs:(gdt_pointer-ROM_BASE), protected_mode
 
 	.code32
 protected_mode:
@@ -85,20 +81,8 @@ protected_mode:
 	add	$8, %edi
 	loop	4b
 	movl	$(PDPT + KIT_PTE_PRESENT_WRITABLE), PML4
-
-	mov	%cr4, %eax
-	or	$KIT_CR4_PAE, %eax
-	mov	%eax, %cr4
-	mov	$PML4, %eax
-	mov	%eax, %cr3
-	mov	$KIT_MSR_EFER, %ecx
-	rdmsr
-	or	$KIT_EFER_LME, %eax
-	wrmsr
-	mov	%cr0, %eax
-	or	$KIT_CR0_PG, %eax
-	mov	%eax, %cr0
-	ljmp	$KIT_CODE64_SELECTOR, $long_mode
+	mov	$PML4, %edi
+	ENABLE_LONG_MODE %edi, long_mode
 
 	.code64
 long_mode:

@@ -169,11 +169,12 @@ std::map<std::string, Stats> exit_costs(
   for (int i = 0; i < o.runs; ++i)
     for (const auto& [vmm, command] : commands)
       empty[vmm].push_back(checked_run(command.first(0), command.second).exit_ms);
+  std::map<std::string, double> baseline;
+  for (const auto& [vmm, times] : empty) baseline[vmm] = stats_of(times).median;
   for (int i = 0; i < o.runs; ++i) {
     for (const auto& [vmm, command] : commands) {
       double ms = checked_run(command.first(o.exits), command.second).exit_ms;
-      double baseline = stats_of(empty[vmm]).median;
-      costs[vmm].push_back((ms - baseline) * 1e6 / static_cast<double>(o.exits));
+      costs[vmm].push_back((ms - baseline[vmm]) * 1e6 / static_cast<double>(o.exits));
     }
   }
   std::map<std::string, Stats> stats;

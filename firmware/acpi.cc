@@ -65,6 +65,13 @@ constexpr uint8_t kIsaBus = 0;
 constexpr uint16_t kIntiActiveHigh = 0b01;
 constexpr uint16_t kIntiLevelTriggered = 0b11 << 2;
 
+// The DSDT's devices: 4-character names hold COM1..COM9 and VR00..VRFF.
+constexpr size_t kMaxSerialDevices = 9;
+constexpr size_t kMaxVirtioMmioDevices = 256;
+// The _HID of a virtio-mmio device, as Linux's virtio_mmio driver matches it (its
+// acpi_match_table): a string, not an EISA ID.
+constexpr char kVirtioMmioHid[] = "LNRO0005";
+
 constexpr uint32_t kMaxCpus = 255;  // 8-bit APIC IDs 0..254; 0xff is the broadcast ID
 constexpr uint8_t kMaxIoApicId = 0xfe;
 
@@ -288,26 +295,66 @@ GenericAddress io_port_register(uint16_t port) {
                         .address = port};
 }
 
-// COM1 as a PNP0501 device. In hardware-reduced mode Linux has no legacy PIC and so no ISA IRQ
-// mappings of its own: the _CRS here is what maps IRQ 4 to its I/O APIC pin for the 8250 driver.
-aml::Bytes com1_device() {
-  const std::array resources{aml::io_port(layout::kCom1Port, layout::kUartPortCount),
-                             aml::interrupt(layout::kCom1Irq, aml::Trigger::kEdge,
-                                            aml::Polarity::kActiveHigh, aml::Sharing::kExclusive)};
+// A 16550A UART as a PNP0501 device, named COM1, COM2... In hardware-reduced mode Linux has no
+// legacy PIC and so no ISA IRQ mappings of its own: the _CRS here is what maps the port's IRQ to
+// its I/O APIC pin for the 8250 driver.
+aml::Bytes serial_device(const PlatformDevice& port, size_t index) {
+  const std::array resources{
+      aml::io_port(static_cast<uint16_t>(port.address), static_cast<uint8_t>(port.size)),
+      aml::interrupt(port.gsi, aml::Trigger::kEdge, aml::Polarity::kActiveHigh,
+                     aml::Sharing::kExclusive)};
   aml::Bytes terms = aml::name("_HID", aml::eisa_id("PNP0501"));
-  aml::append(terms, aml::name("_UID", aml::integer(0)));
+  aml::append(terms, aml::name("_UID", aml::integer(index)));
   aml::append(terms, aml::name("_CRS", aml::resource_template(resources)));
-  return aml::device("COM1", terms);
+  return aml::device(fmt::format("COM{}", index + 1), terms);
+}
+
+// A virtio-mmio window (virtio 1.x §4.2) as Linux's virtio_mmio driver matches it through ACPI:
+// _HID "LNRO0005", a _CRS with the register window and its edge-triggered interrupt. Named VR00,
+// VR01... (the index in hex).
+aml::Bytes virtio_mmio_device(const PlatformDevice& window, size_t index) {
+  const std::array resources{
+      aml::memory32_fixed(aml::Access::kReadWrite, low_address(window.address), window.size),
+      aml::interrupt(window.gsi, aml::Trigger::kEdge, aml::Polarity::kActiveHigh,
+                     aml::Sharing::kExclusive)};
+  aml::Bytes terms = aml::name("_HID", aml::string(kVirtioMmioHid));
+  aml::append(terms, aml::name("_UID", aml::integer(index)));
+  aml::append(terms, aml::name("_CRS", aml::resource_template(resources)));
+  return aml::device(fmt::format("VR{:02X}", index), terms);
+}
+
+// One Device per entry of the (already checked) description, in its order.
+Result<aml::Bytes> platform_devices(const PlatformDescription& platform) {
+  aml::Bytes devices;
+  size_t serial_count = 0;
+  size_t virtio_mmio_count = 0;
+  for (const PlatformDevice& device : platform.devices) {
+    switch (device.kind) {
+      case PlatformDeviceKind::kSerial8250:
+        if (serial_count == kMaxSerialDevices)
+          return fail("the DSDT names at most {} serial ports", kMaxSerialDevices);
+        aml::append(devices, serial_device(device, serial_count++));
+        break;
+      case PlatformDeviceKind::kVirtioMmio:
+        if (virtio_mmio_count == kMaxVirtioMmioDevices)
+          return fail("the DSDT names at most {} virtio-mmio devices", kMaxVirtioMmioDevices);
+        aml::append(devices, virtio_mmio_device(device, virtio_mmio_count++));
+        break;
+    }
+  }
+  return devices;
 }
 
 // Differentiated System Description Table (§5.2.11.1). \_S5 gives the SLP_TYP that the guest
 // writes, with SLP_EN, to the FADT's SLEEP_CONTROL_REG to power off (§16, Waking and Sleeping).
-std::vector<uint8_t> build_dsdt() {
+// The platform's devices sit under \_SB, the System Bus (§5.3.1).
+Result<std::vector<uint8_t>> build_dsdt(const PlatformDescription& platform) {
   const std::array s5_package{aml::integer(layout::kAcpiS5SleepType),  // SLP_TYPa
                               aml::integer(layout::kAcpiS5SleepType),  // SLP_TYPb
                               aml::integer(0), aml::integer(0)};       // reserved
   aml::Bytes definition_block = aml::name("_S5", aml::package(s5_package));
-  aml::append(definition_block, aml::scope("\\_SB", com1_device()));
+  aml::Bytes devices = TRY(platform_devices(platform));
+  aml::append(definition_block, aml::scope("\\_SB", devices));
   return make_table("DSDT", kDsdtRevision, definition_block);
 }
 
@@ -458,8 +505,9 @@ Result<AcpiTables> build_acpi_tables(const AcpiConfig& config) {
   if (config.cpu_count == 0 || config.cpu_count > kMaxCpus) {
     return fail("ACPI tables: cpu count {} is out of range (1..{})", config.cpu_count, kMaxCpus);
   }
+  TRY_CONTEXT(check_platform_description(config.platform), "ACPI tables");
   TableArea area(layout::kAcpiTablesAddress);
-  uint64_t dsdt = area.place("DSDT", build_dsdt());
+  uint64_t dsdt = area.place("DSDT", TRY_CONTEXT(build_dsdt(config.platform), "ACPI tables"));
   uint64_t fadt = area.place("FACP", build_fadt(dsdt));
   uint64_t madt = area.place("APIC", build_madt(config.cpu_count));
   uint64_t xsdt = area.place("XSDT", build_xsdt(std::array{fadt, madt}));

@@ -1,6 +1,7 @@
 // The ACPI tables of the Wisp x86_64 machine (ACPI Specification 6.x, chapter 5): an RSDP, an
 // XSDT, a hardware-reduced FADT, a DSDT that names \_S5 (power off through the sleep control
-// register) and a MADT describing the local APICs and the I/O APIC.
+// register) and describes the platform's devices, and a MADT describing the local APICs and the
+// I/O APIC.
 //
 // build_acpi_tables is a pure function: it returns the bytes to copy into guest memory at
 // layout::kAcpiTablesAddress, and touches nothing else.
@@ -12,12 +13,17 @@
 #include <string_view>
 #include <vector>
 
+#include "firmware/platform.h"
 #include "vmm/base/result.h"
 
 namespace wisp::acpi {
 
 struct AcpiConfig {
   uint32_t cpu_count;  // 1..255; the CPUs' local APIC IDs (and ACPI processor UIDs) are 0..n-1
+  // The devices the DSDT describes under \_SB, one Device each, in order: a kSerial8250 entry as
+  // COM1, COM2... (PNP0501), a kVirtioMmio entry as VR00, VR01... (LNRO0005, the _HID that
+  // Linux's virtio_mmio driver matches). _UID is the entry's index among those of its kind.
+  PlatformDescription platform;
 };
 
 // One table as placed in guest memory.
@@ -35,8 +41,9 @@ struct AcpiTables {
 };
 
 // Builds the tables for `config`. Fails if cpu_count is 0 or above 255 (the MADT's Processor
-// Local APIC entry has 8-bit IDs, and 0xff is the broadcast ID), or if the tables would not fit in
-// layout::kAcpiTablesMaxBytes.
+// Local APIC entry has 8-bit IDs, and 0xff is the broadcast ID), if check_platform_description
+// rejects the platform, if there are more devices of a kind than 4-character names hold (9 serial
+// ports, 256 virtio-mmio windows), or if the tables would not fit in layout::kAcpiTablesMaxBytes.
 Result<AcpiTables> build_acpi_tables(const AcpiConfig& config);
 
 // A System Description Table (ACPI 6.x §5.2.6): the standard header with Wisp's OEM identity,

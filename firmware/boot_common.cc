@@ -3,6 +3,7 @@
 #include "firmware/acpi.h"
 #include "firmware/image_file.h"
 #include "firmware/layout.h"
+#include "firmware/mp_table.h"
 #include "firmware/reset_vector.h"
 
 namespace wisp {
@@ -64,10 +65,14 @@ Result<std::vector<LoadedModule>> load_modules(const GuestMemory& memory, BootPl
 }
 
 Result<uint64_t> write_platform_tables(const GuestMemory& memory, BootPlan& plan,
-                                       uint32_t cpu_count) {
-  acpi::AcpiTables tables = TRY(acpi::build_acpi_tables({cpu_count}));
+                                       const BootConfig& config) {
+  acpi::AcpiTables tables = TRY(acpi::build_acpi_tables(
+      acpi::AcpiConfig{.cpu_count = config.cpu_count, .platform = config.platform}));
   TRY(plan.claim("the ACPI tables", tables.base, tables.bytes.size()));
   TRY(memory.write(tables.base, tables.bytes));
+  std::vector<uint8_t> mp_table = TRY(mp::build_mp_table(config.cpu_count, config.platform));
+  TRY(plan.claim("the MP table", layout::kMpTableAddress, mp_table.size()));
+  TRY(memory.write(layout::kMpTableAddress, mp_table));
   TRY(plan.claim("the reset vector", layout::kResetVectorAddress, 16));
   TRY(write_reset_vector(memory));
   return tables.rsdp_address;

@@ -1,5 +1,5 @@
 // Pieces every boot format shares: a record of the guest ranges a boot has used, modules and
-// initrds placed after the kernel, and the platform tables (ACPI, reset vector).
+// initrds placed after the kernel, and the platform tables (ACPI, MP table, reset vector).
 #pragma once
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "firmware/boot_config.h"
 #include "vmm/base/guest_memory.h"
 #include "vmm/base/result.h"
 
@@ -41,9 +42,10 @@ Result<std::vector<LoadedModule>> load_modules(const GuestMemory& memory, BootPl
                                                const std::vector<std::string>& paths,
                                                uint64_t start, uint64_t limit);
 
-// The ACPI tables and the reset vector stub; returns the RSDP's address.
+// The ACPI tables, the MP table and the reset vector stub, for config.cpu_count CPUs and the
+// devices of config.platform, each range claimed in `plan`; returns the RSDP's address.
 Result<uint64_t> write_platform_tables(const GuestMemory& memory, BootPlan& plan,
-                                       uint32_t cpu_count);
+                                       const BootConfig& config);
 
 // The boot information area at layout::kBootInfoAddress (a PVH start info or a Multiboot info,
 // and the tables and strings they point to), built as one blob: each piece 4-byte aligned, its

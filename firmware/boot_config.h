@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "firmware/platform.h"
+
 namespace wisp {
 
 enum class KernelFormat {
@@ -33,6 +35,7 @@ struct BootConfig {
   uint32_t cpu_count = 1;
   KernelFormat format = KernelFormat::kAuto;
   RawImageOptions raw;
+  PlatformDescription platform;  // the devices that the ACPI tables and the MP table describe
 };
 
 // The boot CPU's state at the guest's first instruction.

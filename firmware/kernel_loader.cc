@@ -90,7 +90,7 @@ Result<CpuEntry> load_kernel(const GuestMemory& memory, const BootConfig& config
   if (format == KernelFormat::kAuto) format = TRY(detect_format(kernel));
 
   BootPlan plan;
-  uint64_t rsdp = TRY(write_platform_tables(memory, plan, config.cpu_count));
+  uint64_t rsdp = TRY(write_platform_tables(memory, plan, config));
   LoadContext context{memory, plan, config, kernel, rsdp};
   CpuEntry entry = TRY(dispatch(context, format));
   if (entry.mode == EntryMode::kLong) {

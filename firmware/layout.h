@@ -30,6 +30,11 @@ inline constexpr uint64_t kResetVectorAddress = 0xffff0;
 inline constexpr uint64_t kHighMemoryStart = 0x100000;
 inline constexpr uint64_t kKernelLoadAddress = 0x100000;
 
+// The MP floating pointer and configuration table (MultiProcessor Specification 1.4 §4), in the
+// BIOS area that Linux scans (0xf0000-0xfffff), below the reset vector.
+inline constexpr uint64_t kMpTableAddress = 0xf0000;
+inline constexpr uint64_t kMpTableMaxBytes = 0xf000;
+
 // The 32-bit MMIO hole: RAM above its start continues at 4 GiB.
 inline constexpr uint64_t kMmioHoleStart = 0xc0000000;
 inline constexpr uint64_t kMmioHoleEnd = 0x100000000;
@@ -37,7 +42,18 @@ inline constexpr uint64_t kIdentityMapPageAddress =
     0xfeffc000;                                      // KVM_SET_IDENTITY_MAP_ADDR, 1 page
 inline constexpr uint64_t kTssAddress = 0xfeffd000;  // KVM_SET_TSS_ADDR, 3 pages
 inline constexpr uint64_t kIoApicAddress = 0xfec00000;
+inline constexpr uint32_t kIoApicPinCount = 24;  // KVM's in-kernel I/O APIC
 inline constexpr uint64_t kLocalApicAddress = 0xfee00000;
+
+// virtio-mmio windows, 4 KiB each, handed out in order by the device manager.
+inline constexpr uint64_t kVirtioMmioStart = 0xd0000000;
+inline constexpr uint64_t kVirtioMmioWindowBytes = 0x1000;
+inline constexpr uint64_t kVirtioMmioEnd = 0xd0100000;  // room for 256 windows
+
+// The GSIs the device manager hands to devices, in order: I/O APIC pins that no legacy device
+// (timer, keyboard, cascade, COM1-2, RTC, the ACPI SCI) uses.
+inline constexpr uint32_t kDeviceGsis[] = {5,  6,  7,  10, 11, 12, 13, 14, 15,
+                                           16, 17, 18, 19, 20, 21, 22, 23};
 
 // Port I/O.
 inline constexpr uint16_t kCom1Port = 0x3f8;

@@ -61,6 +61,20 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
       ->capture_default_str();
   add_parsed_option(run, "--on-reboot", config.on_reboot, parse_reboot_action,
                     "What a guest reboot does: exit (default) or restart");
+  run->add_option_function<std::vector<std::string>>(
+         "--disk",
+         [&config](const std::vector<std::string>& texts) {
+           for (const std::string& text : texts) {
+             auto disk = parse_disk(text);
+             if (!disk) throw CLI::ValidationError("--disk", disk.error().message());
+             config.disks.push_back(std::move(*disk));
+           }
+         },
+         "A virtio-blk disk (repeatable): path=IMAGE[,readonly=on][,serial=ID]"
+         "[,cache=writeback|none][,discard=on|off][,queues=N][,aio=io_uring|sync]")
+      ->type_size(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   run->add_flag("--boot-timing", command.boot_timing,
                 "Print how long each phase took (parse, build, first KVM_RUN, run, teardown)");
   run->add_flag_function(

@@ -90,6 +90,70 @@ std::vector<std::string> split_list(std::string_view text) {
 
 namespace {
 
+Result<bool> parse_on_off(std::string_view key, std::string_view value) {
+  if (value == "on") return true;
+  if (value == "off") return false;
+  return fail("--disk {}='{}' is not one of on, off", key, value);
+}
+
+Result<void> set_disk_field(DiskConfig& disk, std::string_view key, std::string_view value) {
+  if (key == "path") {
+    if (value.empty()) return fail("--disk path= is empty");
+    disk.path = value;
+  } else if (key == "readonly") {
+    disk.access = TRY(parse_on_off(key, value)) ? DiskAccess::kReadOnly : DiskAccess::kReadWrite;
+  } else if (key == "serial") {
+    if (value.size() > 20) return fail("--disk serial='{}' is longer than 20 bytes", value);
+    disk.serial = value;
+  } else if (key == "cache") {
+    if (value == "writeback") {
+      disk.cache = DiskCache::kWriteback;
+    } else if (value == "none") {
+      disk.cache = DiskCache::kNone;
+    } else {
+      return fail("--disk cache='{}' is not one of writeback, none", value);
+    }
+  } else if (key == "discard") {
+    disk.discard = TRY(parse_on_off(key, value));
+  } else if (key == "queues") {
+    uint32_t queues = 0;
+    auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), queues);
+    if (error != std::errc() || end != value.data() + value.size() || queues == 0 ||
+        queues > kMaximumDiskQueues)
+      return fail("--disk queues='{}' is not a number from 1 to {}", value, kMaximumDiskQueues);
+    disk.queues = static_cast<uint16_t>(queues);
+  } else if (key == "aio") {
+    if (value == "io_uring") {
+      disk.io = DiskIo::kIoUring;
+    } else if (value == "sync") {
+      disk.io = DiskIo::kSync;
+    } else {
+      return fail("--disk aio='{}' is not one of io_uring, sync", value);
+    }
+  } else {
+    return fail(
+        "--disk has an unknown key '{}' (path, readonly, serial, cache, discard, queues, aio)",
+        key);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<DiskConfig> parse_disk(std::string_view text) {
+  DiskConfig disk;
+  for (const std::string& field : split_list(text)) {
+    size_t equals = field.find('=');
+    if (equals == std::string::npos) return fail("--disk '{}': '{}' is not KEY=VALUE", text, field);
+    TRY(set_disk_field(disk, std::string_view(field).substr(0, equals),
+                       std::string_view(field).substr(equals + 1)));
+  }
+  if (disk.path.empty()) return fail("--disk '{}' has no path=IMAGE", text);
+  return disk;
+}
+
+namespace {
+
 Result<void> validate_raw_options(const VmConfig& config) {
   const RawImageOptions& raw = config.raw;
   bool any = raw.load_address || raw.entry || raw.entry_mode;
@@ -123,6 +187,13 @@ Result<void> validate(const VmConfig& config, uint64_t host_memory) {
                 host_memory >> 20);
   if (config.cmdline.find('\0') != std::string::npos)
     return fail("the kernel command line contains a NUL byte");
+  if (config.disks.size() > kMaximumDisks)
+    return fail("{} disks are more than the {} Wisp supports", config.disks.size(), kMaximumDisks);
+  for (const DiskConfig& disk : config.disks) {
+    int mode = disk.access == DiskAccess::kReadOnly ? R_OK : R_OK | W_OK;
+    if (::access(disk.path.c_str(), mode) != 0)
+      return fail_errno(fmt::format("disk {}", disk.path));
+  }
   return {};
 }
 

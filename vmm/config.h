@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "devices/block/disk_image.h"
 #include "firmware/boot_config.h"
 #include "vmm/base/result.h"
 
@@ -19,6 +20,22 @@ struct SerialConfig {
   std::string path;  // for kFile and kTee
 };
 
+enum class DiskIo { kIoUring, kSync };  // kSync: plain system calls on the device's thread
+
+// One --disk: a virtio-blk device.
+struct DiskConfig {
+  std::string path;
+  DiskAccess access = DiskAccess::kReadWrite;
+  std::string serial;  // what the guest reads as the disk's ID: at most 20 bytes
+  DiskCache cache = DiskCache::kWriteback;
+  bool discard = false;
+  uint16_t queues = 1;
+  DiskIo io = DiskIo::kIoUring;
+};
+
+inline constexpr uint16_t kMaximumDiskQueues = 16;
+inline constexpr size_t kMaximumDisks = 16;
+
 struct VmConfig {
   std::string kernel_path;
   std::vector<std::string> initrd_paths;  // --initrd A,B: one module each
@@ -30,6 +47,7 @@ struct VmConfig {
   KernelFormat kernel_format = KernelFormat::kAuto;
   RawImageOptions raw;
   uint32_t timeout_seconds = 0;  // 0: none
+  std::vector<DiskConfig> disks;
 };
 
 inline constexpr uint64_t kMinimumMemoryBytes = 4ull << 20;
@@ -46,6 +64,9 @@ Result<KernelFormat> parse_kernel_format(std::string_view text);
 Result<EntryMode> parse_entry_mode(std::string_view text);
 // A guest address: decimal or 0x-prefixed hexadecimal.
 Result<uint64_t> parse_address(std::string_view text);
+// "path=IMG[,readonly=on][,serial=ID][,cache=writeback|none][,discard=on|off][,queues=N]
+// [,aio=io_uring|sync]".
+Result<DiskConfig> parse_disk(std::string_view text);
 // "a,b,c" into its non-empty parts.
 std::vector<std::string> split_list(std::string_view text);
 

@@ -17,6 +17,34 @@ Result<int> checked_ioctl(int fd, unsigned long request, unsigned long argument,
   return ret;
 }
 
+Result<void> KvmVm::register_ioeventfd(uint64_t address, uint32_t length, uint64_t value,
+                                       int event_fd) const {
+  kvm_ioeventfd request{};
+  request.datamatch = value;
+  request.addr = address;
+  request.len = length;
+  request.fd = event_fd;
+  request.flags = KVM_IOEVENTFD_FLAG_DATAMATCH;
+  TRY(checked_ioctl(fd_.get(), KVM_IOEVENTFD, &request, "KVM_IOEVENTFD"));
+  return {};
+}
+
+Result<void> KvmVm::register_irqfd(uint32_t gsi, int event_fd) const {
+  kvm_irqfd request{};
+  request.fd = static_cast<uint32_t>(event_fd);
+  request.gsi = gsi;
+  TRY(checked_ioctl(fd_.get(), KVM_IRQFD, &request, "KVM_IRQFD"));
+  return {};
+}
+
+Result<void> KvmVm::set_irq_line(uint32_t gsi, bool high) const {
+  kvm_irq_level level{};
+  level.irq = gsi;
+  level.level = high ? 1 : 0;
+  TRY(checked_ioctl(fd_.get(), KVM_IRQ_LINE, &level, "KVM_IRQ_LINE"));
+  return {};
+}
+
 Result<KvmSystem> KvmSystem::open(const char* path) {
   Fd fd(::open(path, O_RDWR | O_CLOEXEC));
   if (!fd.valid()) {

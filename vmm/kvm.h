@@ -22,6 +22,25 @@ Result<int> checked_ioctl(int fd, unsigned long request, T* argument, std::strin
   return checked_ioctl(fd, request, reinterpret_cast<unsigned long>(argument), what);
 }
 
+// The VM's descriptor and the ioctls on it that the device manager uses.
+class KvmVm {
+ public:
+  explicit KvmVm(Fd fd) : fd_(std::move(fd)) {}
+  int fd() const { return fd_.get(); }
+
+  // KVM_IOEVENTFD: a guest write of `length` bytes holding `value` to MMIO `address` signals
+  // `event_fd` inside KVM, without an exit to the VMM.
+  Result<void> register_ioeventfd(uint64_t address, uint32_t length, uint64_t value,
+                                  int event_fd) const;
+  // KVM_IRQFD: each write to `event_fd` gives GSI `gsi` one edge (raised and lowered).
+  Result<void> register_irqfd(uint32_t gsi, int event_fd) const;
+  // KVM_IRQ_LINE: holds GSI `gsi` at a level.
+  Result<void> set_irq_line(uint32_t gsi, bool high) const;
+
+ private:
+  Fd fd_;
+};
+
 class KvmSystem {
  public:
   static Result<KvmSystem> open(const char* path = "/dev/kvm");

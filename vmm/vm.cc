@@ -21,23 +21,6 @@ namespace {
 constexpr uint16_t kPostCodePort = 0x80;
 constexpr size_t kMaxUnhandledAddressesLogged = 32;
 
-// An interrupt line into KVM's in-kernel PIC and IOAPIC.
-class KvmIrqLine final : public IrqLine {
- public:
-  KvmIrqLine(int vm_fd, uint32_t gsi) : vm_fd_(vm_fd), gsi_(gsi) {}
-  void set_level(bool high) override {
-    kvm_irq_level level{};
-    level.irq = gsi_;
-    level.level = high ? 1 : 0;
-    if (auto result = checked_ioctl(vm_fd_, KVM_IRQ_LINE, &level, "KVM_IRQ_LINE"); !result)
-      log::error("raising IRQ {}: {}", gsi_, result.error().message());
-  }
-
- private:
-  int vm_fd_;
-  uint32_t gsi_;
-};
-
 // A timerfd that becomes readable once, `seconds` from now.
 Result<Fd> start_timeout_timer(uint32_t seconds) {
   Fd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
@@ -69,6 +52,7 @@ Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config, BootTiming* timin
 
 Vm::~Vm() {
   stop_vcpus();
+  if (devices_) devices_->stop();
 }
 
 Result<void> Vm::check_capabilities() const {
@@ -80,6 +64,8 @@ Result<void> Vm::check_capabilities() const {
       {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
       {KVM_CAP_PIT2, "KVM_CAP_PIT2"},
       {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
+      {KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD"},
+      {KVM_CAP_IRQFD, "KVM_CAP_IRQFD"},
   };
   for (auto [capability, name] : kRequired) TRY(kvm_.require(capability, name));
   int max_vcpus = kvm_.check(KVM_CAP_MAX_VCPUS);
@@ -91,12 +77,12 @@ Result<void> Vm::check_capabilities() const {
 
 Result<void> Vm::create_irqchip() {
   uint64_t identity_map = layout::kIdentityMapPageAddress;
-  TRY(checked_ioctl(vm_fd_.get(), KVM_SET_IDENTITY_MAP_ADDR, &identity_map,
+  TRY(checked_ioctl(vm_.fd(), KVM_SET_IDENTITY_MAP_ADDR, &identity_map,
                     "KVM_SET_IDENTITY_MAP_ADDR"));
-  TRY(checked_ioctl(vm_fd_.get(), KVM_SET_TSS_ADDR, layout::kTssAddress, "KVM_SET_TSS_ADDR"));
-  TRY(checked_ioctl(vm_fd_.get(), KVM_CREATE_IRQCHIP, 0ul, "KVM_CREATE_IRQCHIP"));
+  TRY(checked_ioctl(vm_.fd(), KVM_SET_TSS_ADDR, layout::kTssAddress, "KVM_SET_TSS_ADDR"));
+  TRY(checked_ioctl(vm_.fd(), KVM_CREATE_IRQCHIP, 0ul, "KVM_CREATE_IRQCHIP"));
   kvm_pit_config pit{};  // flags 0: KVM also serves the speaker port 0x61
-  TRY(checked_ioctl(vm_fd_.get(), KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2"));
+  TRY(checked_ioctl(vm_.fd(), KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2"));
   return {};
 }
 
@@ -111,8 +97,7 @@ Result<void> Vm::create_memory() {
     region.guest_phys_addr = range.start;
     region.memory_size = range.size;
     region.userspace_addr = reinterpret_cast<uint64_t>(mapping.data());
-    TRY(checked_ioctl(vm_fd_.get(), KVM_SET_USER_MEMORY_REGION, &region,
-                      "KVM_SET_USER_MEMORY_REGION"));
+    TRY(checked_ioctl(vm_.fd(), KVM_SET_USER_MEMORY_REGION, &region, "KVM_SET_USER_MEMORY_REGION"));
     TRY(memory_.add_region(range.start, std::move(mapping)));
   }
   return {};
@@ -146,9 +131,8 @@ Result<void> Vm::open_serial_output() {
 
 Result<void> Vm::create_devices() {
   TRY(open_serial_output());
-  com1_irq_ = std::make_unique<KvmIrqLine>(vm_fd_.get(), layout::kCom1Irq);
-  com1_ = std::make_shared<Serial>(*com1_irq_, *serial_output_);
-  TRY(port_bus_.add(layout::kCom1Port, layout::kUartPortCount, com1_, "COM1"));
+  devices_ = std::make_unique<DeviceManager>(vm_, memory_, port_bus_, mmio_bus_);
+  com1_ = TRY(devices_->add_serial(layout::kCom1Port, layout::kCom1Irq, *serial_output_));
   TRY(port_bus_.add(layout::kI8042DataPort, I8042::kPortCount, std::make_shared<I8042>(*this),
                     "i8042"));
   TRY(port_bus_.add(layout::kDebugExitPort, layout::kDebugExitPortCount,
@@ -158,12 +142,20 @@ Result<void> Vm::create_devices() {
                                                           layout::kAcpiResetValue),
                     "ACPI PM"));
   TRY(port_bus_.add(kPostCodePort, 1, std::make_shared<NullDevice>(), "POST code"));
+  for (const DiskConfig& disk : config_.disks) TRY(devices_->add_disk(disk));
   return {};
 }
 
 Result<void> Vm::load_kernel() {
-  BootConfig boot{config_.kernel_path, config_.initrd_paths,  config_.cmdline, config_.memory_bytes,
-                  config_.cpus,        config_.kernel_format, config_.raw};
+  BootConfig boot{config_.kernel_path,  config_.initrd_paths, config_.cmdline,
+                  config_.memory_bytes, config_.cpus,         config_.kernel_format,
+                  config_.raw,          devices_->platform()};
+  // Kernels find virtio-mmio devices in the DSDT; one booted with acpi=off finds them on the
+  // command line instead (never both: a kernel that has both routes would probe each twice).
+  if (cmdline_disables_acpi(boot.cmdline)) {
+    std::string devices = virtio_mmio_cmdline(boot.platform);
+    if (!devices.empty()) boot.cmdline += " " + devices;
+  }
   entry_ = TRY(wisp::load_kernel(memory_, boot));
   return {};
 }
@@ -173,7 +165,7 @@ Result<void> Vm::create_vcpus() {
   std::vector<kvm_cpuid_entry2> supported = TRY(kvm_.supported_cpuid());
   bool tsc_deadline = kvm_.check(KVM_CAP_TSC_DEADLINE_TIMER) > 0;
   for (uint32_t index = 0; index < config_.cpus; ++index) {
-    std::unique_ptr<Vcpu> vcpu = TRY(Vcpu::create(vm_fd_.get(), index, run_size));
+    std::unique_ptr<Vcpu> vcpu = TRY(Vcpu::create(vm_.fd(), index, run_size));
     TRY(vcpu->set_cpuid(vcpu_cpuid(supported, {index, config_.cpus, tsc_deadline})));
     TRY(vcpu->set_boot_state());
     // Other vCPUs wait in KVM for the INIT/SIPI the guest sends them.
@@ -210,12 +202,14 @@ Result<StopReason> Vm::run() {
   }
 
   Vcpu::install_kick_signal();
+  devices_->start();
   for (auto& vcpu : vcpus_) threads_.emplace_back([this, &vcpu] { vcpu_thread(*vcpu); });
   Result<void> served = loop_.run();
   if (timing_) timing_->mark(BootTiming::Phase::kStopped);
   log::debug("event loop ended; stopping the vCPUs");
   stop_vcpus();
-  log::debug("vCPUs stopped");
+  log::debug("vCPUs stopped; stopping the devices");
+  devices_->stop();
   com1_->set_receive_space_callback(nullptr);
   if (!served) return std::unexpected(served.error());
   std::lock_guard lock(stop_mutex_);
@@ -237,7 +231,7 @@ void Vm::stop_vcpus() {
 }
 
 std::vector<int> Vm::kvm_fds() const {
-  std::vector<int> fds{vm_fd_.get()};
+  std::vector<int> fds{vm_.fd()};
   for (const auto& vcpu : vcpus_) fds.push_back(vcpu->fd());
   return fds;
 }

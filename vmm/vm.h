@@ -16,6 +16,7 @@
 #include "vmm/base/log.h"
 #include "vmm/boot_timing.h"
 #include "vmm/config.h"
+#include "vmm/device_manager.h"
 #include "vmm/event_loop.h"
 #include "vmm/kvm.h"
 #include "vmm/vcpu.h"
@@ -43,7 +44,7 @@ class Vm final : public VmStopper, public VcpuExitHandler {
 
  private:
   Vm(const VmConfig& config, KvmSystem kvm, Fd vm_fd, EventLoop loop)
-      : config_(config), kvm_(std::move(kvm)), vm_fd_(std::move(vm_fd)), loop_(std::move(loop)) {}
+      : config_(config), kvm_(std::move(kvm)), vm_(std::move(vm_fd)), loop_(std::move(loop)) {}
 
   Result<void> check_capabilities() const;
   Result<void> create_irqchip();
@@ -58,7 +59,7 @@ class Vm final : public VmStopper, public VcpuExitHandler {
   VmConfig config_;
   BootTiming* timing_ = nullptr;
   KvmSystem kvm_;
-  Fd vm_fd_;
+  KvmVm vm_;
   EventLoop loop_;
   GuestMemory memory_;
   Bus port_bus_;
@@ -67,7 +68,7 @@ class Vm final : public VmStopper, public VcpuExitHandler {
   Fd serial_file_;
   std::vector<std::unique_ptr<ByteSink>> serial_sinks_;  // behind a tee
   std::unique_ptr<ByteSink> serial_output_;
-  std::unique_ptr<IrqLine> com1_irq_;
+  std::unique_ptr<DeviceManager> devices_;
   std::shared_ptr<Serial> com1_;
 
   std::vector<std::unique_ptr<Vcpu>> vcpus_;

@@ -61,21 +61,40 @@ bool parse_dec(const char *s, uint64_t *value) {
   return true;
 }
 
+const char* cmdline_find(const char* cmdline, const char* prefix) {
+  for (const char* word = cmdline; *word;) {
+    const char *s = word, *p = prefix;
+    while (*p && *s == *p) s++, p++;
+    if (!*p) return s;
+    while (*word && *word != ' ') word++;
+    while (*word == ' ') word++;
+  }
+  return NULL;
+}
+
 unsigned cpu_apic_id(void) {
   uint32_t regs[4];
   cpu_cpuid(1, regs);
   return regs[1] >> 24;
 }
 
-void *memset(void *dest, int c, size_t n) {
-  unsigned char *d = dest;
-  while (n--) *d++ = (unsigned char)c;
+/* memset and memcpy move eight bytes per iteration of a string instruction: where guest kernel
+ * code is emulated one instruction at a time (PVM), a byte loop costs about 80 times as much
+ * (140 ms against 2 ms for 32 KiB). The stubs clear the direction flag. */
+void* memset(void* dest, int c, size_t n) {
+  void* d = dest;
+  size_t words = n / 8, bytes = n % 8;
+  uint64_t pattern = 0x0101010101010101ull * (unsigned char)c;
+  __asm__ volatile("rep stosq" : "+D"(d), "+c"(words) : "a"(pattern) : "memory");
+  __asm__ volatile("rep stosb" : "+D"(d), "+c"(bytes) : "a"(pattern) : "memory");
   return dest;
 }
 
-void *memcpy(void *dest, const void *src, size_t n) {
-  unsigned char *d = dest;
-  const unsigned char *s = src;
-  while (n--) *d++ = *s++;
+void* memcpy(void* dest, const void* src, size_t n) {
+  void* d = dest;
+  const void* s = src;
+  size_t words = n / 8, bytes = n % 8;
+  __asm__ volatile("rep movsq" : "+D"(d), "+S"(s), "+c"(words) : : "memory");
+  __asm__ volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(bytes) : : "memory");
   return dest;
 }

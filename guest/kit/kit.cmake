@@ -24,8 +24,10 @@ function(kit_compile source object)
     VERBATIM)
 endfunction()
 
-# The library: the C helpers and the long-mode, stack and SMP pieces the stubs and guests use.
-set(KIT_LIBRARY_SOURCES kit.c boot.c smp.c long_mode.S smp_trampoline.S stack.S)
+# The library: the C helpers, interrupts, the virtio-mmio driver and the long-mode, stack and SMP
+# pieces the stubs and guests use.
+set(KIT_LIBRARY_SOURCES kit.c boot.c smp.c interrupts.c virtio_mmio.c long_mode.S smp_trampoline.S
+    stack.S)
 set(KIT_LIBRARY_OBJECTS)
 foreach(source IN LISTS KIT_LIBRARY_SOURCES)
   kit_compile(${KIT_SOURCE_DIR}/${source} ${source}.o)
@@ -55,7 +57,8 @@ endforeach()
 kit_compile(${KIT_SOURCE_DIR}/start_multiboot.S start_multiboot_aout.S.o -DKIT_MULTIBOOT_AOUT)
 
 # The guests (guests/<name>.c) and the formats each is built in (pvh and elf64 unless listed).
-set(KIT_GUESTS hello exit_code smp pio_probe mmio_probe triple_fault spin exit_loop)
+set(KIT_GUESTS hello exit_code smp pio_probe mmio_probe triple_fault spin exit_loop virtio_devices
+    virtio_blk virtio_blk_read)
 set(KIT_GUEST_FORMATS_hello pvh multiboot multiboot-aout elf64 raw-real raw-protected raw-long)
 set(KIT_DEFAULT_FORMATS pvh elf64)
 

@@ -6,7 +6,8 @@
  * and is linked with one of the startup stubs (start_*.S), which enter 64-bit long mode with the
  * first 4 GiB identity-mapped, zero .bss, find the command line ("" when there is none) and call
  * guest_main; its return value is written to the debug-exit port (see guest_exit). Everything
- * runs with interrupts off on one stack; the serial port is polled.
+ * runs on one stack with interrupts off, except while a guest waits for an interrupt
+ * (cpu_wait_for_interrupt); the serial port is polled.
  */
 #pragma once
 
@@ -20,6 +21,7 @@
 #define KIT_COM1_PORT 0x3f8
 #define KIT_DEBUG_EXIT_PORT 0xf4
 #define KIT_LOCAL_APIC_ADDRESS 0xfee00000u
+#define KIT_IO_APIC_ADDRESS 0xfec00000u
 
 /* The guest's entry point, defined by each guest. */
 int guest_main(const char *cmdline);
@@ -76,9 +78,17 @@ char serial_getc(void);
  * exit with status (value << 1) | 1. Halts forever if nothing is behind the port. */
 _Noreturn void guest_exit(unsigned value);
 
+/* Finds the first word of cmdline (words are separated by spaces) that starts with prefix, e.g.
+ * "seed=", and returns what follows the prefix in that word; NULL when there is none. */
+const char* cmdline_find(const char* cmdline, const char* prefix);
+
 /* Parses the decimal number at the start of s (after spaces) into *value. Returns false, and
  * leaves *value alone, when s does not start with a digit. */
 bool parse_dec(const char *s, uint64_t *value);
+
+/* Memory that the stubs do not zero, placed after the stacks (section .noinit): for large buffers,
+ * which would cost milliseconds to zero where guest kernel code is emulated. */
+#define KIT_NOINIT __attribute__((noinit))
 
 /* The CPU. */
 static inline void cpu_pause(void) { __asm__ volatile("pause"); }
@@ -119,6 +129,58 @@ static inline int atomic_increment(volatile int *counter) {
  * the local APIC. Each AP runs through a real-mode trampoline at KIT_TRAMPOLINE_ADDRESS into long
  * mode on its own stack, calls ap_main, then halts forever. At most KIT_MAX_CPUS CPUs. */
 void smp_start_aps(void (*ap_main)(void));
+
+/* Interrupts (interrupts.c). A handler is a function with GCC's x86 interrupt attribute, entered
+ * through a 64-bit interrupt gate (so with interrupts off) and ended with iretq:
+ *
+ *     __attribute__((interrupt)) static void isr(struct kit_interrupt_frame *frame) {...}
+ *
+ * The first idt_set_handler loads the kit's IDT, whose other vectors are not present (an exception
+ * there ends in a triple fault). */
+struct kit_interrupt_frame; /* what the CPU pushed: rip, cs, rflags, rsp, ss */
+typedef void kit_isr(struct kit_interrupt_frame* frame);
+void idt_set_handler(uint8_t vector, kit_isr* isr);
+
+/* The vectors the kit itself uses (a guest may take any other from 0x20 to 0xfe). */
+#define KIT_VECTOR_TIMER 0x30
+#define KIT_VECTOR_SPURIOUS 0xff
+
+/* The local xAPIC of this CPU (Intel SDM vol. 3, chapter 11), memory-mapped at
+ * KIT_LOCAL_APIC_ADDRESS. lapic_enable sets the software-enable bit with the spurious vector
+ * KIT_VECTOR_SPURIOUS (and a handler for it once the IDT is loaded); lapic_eoi ends the interrupt
+ * being handled; lapic_interrupt_pending tells whether vector waits in the IRR (for interrupts to
+ * be enabled, say). */
+uint32_t lapic_read(uint32_t reg);
+void lapic_write(uint32_t reg, uint32_t value);
+void lapic_enable(void);
+void lapic_eoi(void);
+bool lapic_interrupt_pending(uint8_t vector);
+
+/* The local APIC timer as a watchdog: one interrupt at KIT_VECTOR_TIMER after about microseconds
+ * (counted at KVM's default APIC bus clock of 1 GHz, divided by 16; at most about 68 s), which
+ * increments lapic_timer_expirations. lapic_timer_stop cancels it. */
+extern volatile uint32_t lapic_timer_expirations;
+void lapic_timer_start(uint32_t microseconds);
+void lapic_timer_stop(void);
+
+/* Routes I/O APIC pin gsi (82093AA datasheet, 3.2.4) to vector on the local APIC apic_id: fixed
+ * delivery, physical destination, edge-triggered, active high, unmasked. Masks the 8259 PICs the
+ * first time, so that nothing reaches the CPU through them. Returns false when the I/O APIC has
+ * no such pin. */
+bool ioapic_route(unsigned gsi, uint8_t vector, unsigned apic_id);
+
+/* Enables interrupts, halts until one has been handled, disables them again. `sti` delays
+ * interrupts by one instruction, so none that arrives before the `hlt` is missed: check the
+ * condition with interrupts off, then wait. An interrupt already pending is taken at once (where
+ * guest kernel code is emulated, as on PVM, a mere `sti; nop; cli` does not take it). */
+static inline void cpu_wait_for_interrupt(void) {
+  __asm__ volatile("sti; hlt; cli" : : : "memory");
+}
+
+/* A full barrier (loads and stores are not reordered across it, nor is the compiler's code). */
+static inline void cpu_memory_barrier(void) {
+  __asm__ volatile("mfence" : : : "memory");
+}
 
 /* The compiler may emit calls to these for plain loops and struct copies. */
 void *memset(void *dest, int c, size_t n);

@@ -6,12 +6,9 @@
 #include "kit.h"
 
 /* Local APIC registers (xAPIC, memory-mapped), offsets from KIT_LOCAL_APIC_ADDRESS. */
-#define APIC_SPURIOUS_VECTOR 0x0f0
 #define APIC_ICR_LOW 0x300
 #define APIC_ICR_HIGH 0x310
 
-#define APIC_SOFTWARE_ENABLE (1u << 8)
-#define APIC_SPURIOUS_VECTOR_NUMBER 0xff
 #define ICR_DELIVERY_INIT (5u << 8)
 #define ICR_DELIVERY_STARTUP (6u << 8)
 #define ICR_DELIVERY_PENDING (1u << 12)
@@ -22,15 +19,10 @@ extern const char kit_trampoline_start[], kit_trampoline_end[];
 extern uint32_t kit_ap_cr3;
 static void (*volatile ap_entry)(void);
 
-static uint32_t apic_read(uint32_t reg) { return mmio_read32(KIT_LOCAL_APIC_ADDRESS + reg); }
-static void apic_write(uint32_t reg, uint32_t value) {
-  mmio_write32(KIT_LOCAL_APIC_ADDRESS + reg, value);
-}
-
 static void send_ipi(uint32_t command) {
-  apic_write(APIC_ICR_HIGH, 0);
-  apic_write(APIC_ICR_LOW, ICR_ALL_EXCLUDING_SELF | command);
-  while (apic_read(APIC_ICR_LOW) & ICR_DELIVERY_PENDING) cpu_pause();
+  lapic_write(APIC_ICR_HIGH, 0);
+  lapic_write(APIC_ICR_LOW, ICR_ALL_EXCLUDING_SELF | command);
+  while (lapic_read(APIC_ICR_LOW) & ICR_DELIVERY_PENDING) cpu_pause();
 }
 
 /* Called by each AP in long mode on its own stack (smp_trampoline.S). */
@@ -43,7 +35,7 @@ void smp_start_aps(void (*ap_main)(void)) {
   ap_entry = ap_main;
   memcpy((void *)KIT_TRAMPOLINE_ADDRESS, kit_trampoline_start,
          (size_t)(kit_trampoline_end - kit_trampoline_start));
-  apic_write(APIC_SPURIOUS_VECTOR, APIC_SOFTWARE_ENABLE | APIC_SPURIOUS_VECTOR_NUMBER);
+  lapic_enable();
   /* KVM's in-kernel local APIC needs none of the 10 ms and 200 us waits of real hardware. */
   send_ipi(ICR_DELIVERY_INIT | ICR_LEVEL_ASSERT);
   send_ipi(ICR_DELIVERY_STARTUP | (KIT_TRAMPOLINE_ADDRESS >> 12));

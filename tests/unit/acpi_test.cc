@@ -19,6 +19,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -26,6 +27,7 @@
 
 #include "firmware/aml.h"
 #include "firmware/layout.h"
+#include "firmware/platform.h"
 
 namespace wisp::acpi {
 namespace {
@@ -105,10 +107,27 @@ bool all_zero(std::span<const uint8_t> bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b == 0; });
 }
 
-AcpiTables build(uint32_t cpu_count) {
-  Result<AcpiTables> tables = build_acpi_tables(AcpiConfig{.cpu_count = cpu_count});
+PlatformDevice com1() {
+  return {PlatformDeviceKind::kSerial8250, layout::kCom1Port, layout::kUartPortCount,
+          layout::kCom1Irq};
+}
+
+PlatformDevice virtio_window(size_t index, uint32_t gsi) {
+  return {PlatformDeviceKind::kVirtioMmio,
+          layout::kVirtioMmioStart + index * layout::kVirtioMmioWindowBytes,
+          static_cast<uint32_t>(layout::kVirtioMmioWindowBytes), gsi};
+}
+
+AcpiTables build(uint32_t cpu_count, PlatformDescription platform) {
+  Result<AcpiTables> tables =
+      build_acpi_tables(AcpiConfig{.cpu_count = cpu_count, .platform = std::move(platform)});
   if (!tables) FAIL(tables.error().message());
   return std::move(*tables);
+}
+
+// The machine as Vm builds it today: COM1 only.
+AcpiTables build(uint32_t cpu_count) {
+  return build(cpu_count, PlatformDescription{{com1()}});
 }
 
 const AcpiTable& find_table(const AcpiTables& tables, std::string_view signature) {
@@ -340,10 +359,42 @@ TEST_CASE("the MADT describes each CPU's local APIC, the I/O APIC and the SCI", 
 
 TEST_CASE("building ACPI tables fails cleanly for an out-of-range CPU count", "[acpi]") {
   uint32_t cpus = GENERATE(0u, 256u, 100000u);
-  Result<AcpiTables> tables = build_acpi_tables(AcpiConfig{.cpu_count = cpus});
+  Result<AcpiTables> tables = build_acpi_tables(AcpiConfig{.cpu_count = cpus, .platform = {}});
   REQUIRE_FALSE(tables);
   CHECK_THAT(tables.error().message(),
              Catch::Contains("cpu count") && Catch::Contains(std::to_string(cpus)));
+}
+
+TEST_CASE("building ACPI tables fails cleanly on a platform it cannot describe", "[acpi]") {
+  SECTION("a GSI that is no I/O APIC pin") {
+    Result<AcpiTables> tables = build_acpi_tables(
+        AcpiConfig{.cpu_count = 1,
+                   .platform = PlatformDescription{{virtio_window(0, layout::kIoApicPinCount)}}});
+    REQUIRE_FALSE(tables);
+    CHECK_THAT(tables.error().message(), Catch::Contains("GSI 24"));
+  }
+  SECTION("more virtio-mmio windows than VR00..VRFF name") {
+    PlatformDescription platform;
+    for (size_t i = 0; i <= 256; ++i) platform.devices.push_back(virtio_window(i, 5));
+    Result<AcpiTables> tables = build_acpi_tables(AcpiConfig{.cpu_count = 1, .platform = platform});
+    REQUIRE_FALSE(tables);
+    CHECK_THAT(tables.error().message(), Catch::Contains("256 virtio-mmio"));
+  }
+  SECTION("more serial ports than COM1..COM9 name") {
+    PlatformDescription platform;
+    for (size_t i = 0; i < 10; ++i) platform.devices.push_back(com1());
+    Result<AcpiTables> tables = build_acpi_tables(AcpiConfig{.cpu_count = 1, .platform = platform});
+    REQUIRE_FALSE(tables);
+    CHECK_THAT(tables.error().message(), Catch::Contains("9 serial ports"));
+  }
+}
+
+TEST_CASE("the DSDT of 256 virtio-mmio windows and 9 serial ports fits", "[acpi]") {
+  PlatformDescription platform;
+  for (size_t i = 0; i < 9; ++i) platform.devices.push_back(com1());
+  for (size_t i = 0; i < 256; ++i) platform.devices.push_back(virtio_window(i, 5));
+  AcpiTables tables = build(255, platform);
+  CHECK(tables.bytes.size() <= layout::kAcpiTablesMaxBytes);
 }
 
 TEST_CASE("make_table fills in the header of an arbitrary table", "[acpi]") {
@@ -603,6 +654,70 @@ TEST_CASE("iasl disassembles every ACPI table without complaint", "[acpi][iasl]"
       CHECK_THAT(d.dsl, Catch::Contains(fmt::format("Processor ID : {:02X}", cpus - 1)));
     }
   }
+}
+
+// The text of `device`'s block in a disassembled DSDT: from "Device (NAME)" to the next Device.
+std::string device_block(const std::string& dsl, std::string_view device) {
+  std::string opening = fmt::format("Device ({})", device);
+  size_t start = dsl.find(opening);
+  if (start == std::string::npos) return "";
+  size_t end = dsl.find("Device (", start + opening.size());
+  return dsl.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+size_t occurrences(const std::string& text, std::string_view what) {
+  size_t count = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++count;
+  return count;
+}
+
+TEST_CASE("the DSDT describes COM1 and each virtio-mmio window from the list", "[acpi][iasl]") {
+  std::string iasl = require_iasl();
+  AcpiTables tables =
+      build(2, PlatformDescription{{com1(), virtio_window(0, 5), virtio_window(1, 20)}});
+  TempDir dir;
+  Disassembly d = disassemble(iasl, dir, "DSDT", find_table(tables, "DSDT").bytes);
+  check_clean_disassembly(d);
+  INFO(d.dsl);
+  CHECK(occurrences(d.dsl, "EisaId (\"PNP0501\")") == 1);
+  CHECK(occurrences(d.dsl, "Name (_HID, \"LNRO0005\")") == 2);
+
+  std::string serial = device_block(d.dsl, "COM1");
+  CHECK_THAT(serial, Catch::Contains("EisaId (\"PNP0501\")"));
+  CHECK_THAT(serial, Catch::Contains("Name (_UID, Zero)"));
+  CHECK_THAT(serial, Catch::Contains("0x03F8,             // Range Minimum"));
+  CHECK_THAT(serial, Catch::Contains("Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive"));
+  CHECK_THAT(serial, Catch::Contains("0x00000004,"));
+
+  struct Expected {
+    std::string name, uid, base, length, gsi;
+  };
+  for (const Expected& window :
+       {Expected{"VR00", "Zero", "0xD0000000", "0x00001000", "0x00000005"},
+        Expected{"VR01", "One", "0xD0001000", "0x00001000", "0x00000014"}}) {
+    std::string block = device_block(d.dsl, window.name);
+    INFO(window.name);
+    CHECK_THAT(block, Catch::Contains("Name (_HID, \"LNRO0005\")"));
+    CHECK_THAT(block, Catch::Contains(fmt::format("Name (_UID, {})", window.uid)));
+    CHECK_THAT(block, Catch::Contains("Memory32Fixed (ReadWrite,"));
+    CHECK_THAT(block, Catch::Contains(fmt::format("{},         // Address Base", window.base)));
+    CHECK_THAT(block, Catch::Contains(fmt::format("{},         // Address Length", window.length)));
+    CHECK_THAT(block, Catch::Contains("Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive"));
+    CHECK_THAT(block, Catch::Contains(fmt::format("{},", window.gsi)));
+  }
+}
+
+TEST_CASE("the DSDT of an empty platform describes no device", "[acpi][iasl]") {
+  std::string iasl = require_iasl();
+  AcpiTables tables = build(1, PlatformDescription{});
+  TempDir dir;
+  Disassembly d = disassemble(iasl, dir, "DSDT", find_table(tables, "DSDT").bytes);
+  check_clean_disassembly(d);
+  INFO(d.dsl);
+  CHECK_THAT(d.dsl, Catch::Contains("Name (_S5, Package"));
+  CHECK_THAT(d.dsl, !Catch::Contains("COM1"));
+  CHECK_THAT(d.dsl, !Catch::Contains("PNP0501"));
+  CHECK_THAT(d.dsl, !Catch::Contains("Device ("));
 }
 
 // iasl's disassembler only takes tables with a standard header, so the RSDP is checked the other

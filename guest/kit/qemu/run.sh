@@ -2,7 +2,11 @@
 # Boots a kit guest under QEMU with KVM, entered as Wisp enters it, to check a guest (or Wisp)
 # against a second VMM:
 #   run.sh IMAGE [CMDLINE] [-- QEMU OPTIONS...]
-# IMAGE is <guest>.<format>.<elf|bin> from the kit_guests build. pvh boots on -M microvm,
+# IMAGE is <guest>.<format>.<elf|bin> from the kit_guests build. pvh boots on -M microvm without
+# ACPI, where QEMU appends a virtio_mmio.device=512@0x...:<irq> word to the command line for each
+# virtio-mmio device (and makes them virtio 1.x, not legacy): for example
+#   run.sh virtio_blk.pvh.elf seed=7 -- -drive id=d0,file=disk.img,format=raw,if=none \
+#     -device virtio-blk-device,drive=d0,serial=kit-serial
 # multiboot and multiboot-aout on -M pc (QEMU makes the image's name the first word of a
 # multiboot command line); elf64 and raw-* boot on -M pc through boot-shim.rom (boot_shim.S),
 # found next to IMAGE, with raw images at 0x100000 (raw-real: 0x8000).
@@ -20,7 +24,8 @@ qemu=(qemu-system-x86_64 -accel kvm -cpu host,-arch-capabilities -m 64M -nodefau
       -device isa-debug-exit,iobase=0xf4,iosize=4 "$@")
 
 case $format in
-  pvh) exec "${qemu[@]}" -M microvm -kernel "$image" -append "$cmdline" ;;
+  pvh) exec "${qemu[@]}" -M microvm,acpi=off -global virtio-mmio.force-legacy=false \
+         -kernel "$image" -append "$cmdline" ;;
   multiboot | multiboot-aout) exec "${qemu[@]}" -M pc -kernel "$image" -append "$cmdline" ;;
   elf64)
     mode=3 entry=$(readelf -h "$image" | awk '/Entry point/ { print $4 }')

@@ -1,0 +1,157 @@
+#include "vmm/device_manager.h"
+
+#include "devices/block/io_uring_backend.h"
+#include "devices/block/sync_backend.h"
+#include "devices/virtio/block.h"
+#include "devices/virtio/mmio_transport.h"
+#include "firmware/layout.h"
+
+namespace wisp {
+namespace {
+
+// A level-triggered line through KVM_IRQ_LINE (the legacy devices on the ISA IRQs).
+class KvmIrqLine final : public IrqLine {
+ public:
+  KvmIrqLine(const KvmVm& vm, uint32_t gsi) : vm_(vm), gsi_(gsi) {}
+  void set_level(bool high) override {
+    if (auto result = vm_.set_irq_line(gsi_, high); !result)
+      log::error("raising IRQ {}: {}", gsi_, result.error().message());
+  }
+
+ private:
+  const KvmVm& vm_;
+  uint32_t gsi_;
+};
+
+// An edge-triggered line through an irqfd: a write to the eventfd makes KVM raise and lower the
+// GSI without the VMM entering the kernel's irqchip code itself.
+//
+// Edge, not level with a resample fd (as Firecracker and Cloud Hypervisor do too): the state that
+// matters lives in the transport's InterruptStatus, which the guest's handler reads and
+// acknowledges before it walks every used ring, so an edge per new event loses nothing, and no
+// resample round trip is needed on each end of interrupt. The ACPI and MP tables say edge,
+// active high, so the I/O APIC pin is programmed to match.
+class IrqfdLine final : public IrqLine {
+ public:
+  explicit IrqfdLine(EventFd event) : event_(std::move(event)) {}
+  void set_level(bool high) override {
+    if (high) event_.signal();
+  }
+  void pulse() override { event_.signal(); }
+  int fd() const { return event_.fd(); }
+
+ private:
+  EventFd event_;
+};
+
+struct OpenedDisk {
+  std::unique_ptr<BlockBackend> backend;
+  uint64_t size_bytes;
+};
+
+Result<OpenedDisk> open_disk(const DiskConfig& disk, uint32_t depth) {
+  DiskImage image = TRY(DiskImage::open(disk.path, disk.access, disk.cache));
+  if (disk.io == DiskIo::kIoUring) {
+    Fd copy(::dup(image.fd.get()));  // shares the open file, and so its lock
+    if (!copy.valid()) return fail_errno("dup");
+    auto backend = IoUringBackend::create(std::move(copy), depth);
+    if (backend) return OpenedDisk{std::move(*backend), image.size_bytes};
+    log::info("disk {}: {}; using synchronous I/O instead", disk.path, backend.error().message());
+  }
+  return OpenedDisk{TRY(SyncBackend::create(std::move(image.fd))), image.size_bytes};
+}
+
+}  // namespace
+
+DeviceManager::~DeviceManager() {
+  stop();
+}
+
+Result<uint64_t> DeviceManager::allocate_mmio_window() {
+  uint64_t address = layout::kVirtioMmioStart + next_window_ * layout::kVirtioMmioWindowBytes;
+  if (address + layout::kVirtioMmioWindowBytes > layout::kVirtioMmioEnd)
+    return fail("no virtio-mmio window left for another device");
+  ++next_window_;
+  return address;
+}
+
+Result<uint32_t> DeviceManager::allocate_gsi() {
+  if (next_gsi_ >= std::size(layout::kDeviceGsis))
+    return fail("no interrupt line left for another device ({} in use)", next_gsi_);
+  return layout::kDeviceGsis[next_gsi_++];
+}
+
+Result<std::shared_ptr<Serial>> DeviceManager::add_serial(uint16_t port, uint32_t gsi,
+                                                          ByteSink& output) {
+  legacy_irqs_.push_back(std::make_unique<KvmIrqLine>(vm_, gsi));
+  auto serial = std::make_shared<Serial>(*legacy_irqs_.back(), output);
+  TRY(port_bus_.add(port, layout::kUartPortCount, serial, fmt::format("UART at {:#x}", port)));
+  platform_.devices.push_back({PlatformDeviceKind::kSerial8250, port, layout::kUartPortCount, gsi});
+  return serial;
+}
+
+Result<void> DeviceManager::add_disk(const DiskConfig& disk) {
+  auto slot = std::make_unique<VirtioSlot>();
+  slot->name = fmt::format("blk{}", disk_count_);
+  uint32_t gsi = TRY(allocate_gsi());
+  auto irq = std::make_unique<IrqfdLine>(TRY(EventFd::create()));
+  TRY_CONTEXT(vm_.register_irqfd(gsi, irq->fd()), slot->name);
+  slot->thread = TRY(DeviceThread::create("wisp-" + slot->name));
+
+  OpenedDisk opened = TRY_CONTEXT(
+      open_disk(disk, uint32_t{disk.queues} * virtio::BlockDevice::kQueueSize), slot->name);
+  virtio::BlockDeviceOptions options{
+      slot->name,   opened.size_bytes, disk.access == DiskAccess::kReadOnly,
+      disk.discard, disk.queues,       disk.serial};
+  auto device = std::make_unique<virtio::BlockDevice>(
+      memory_, std::move(options), std::move(opened.backend), *irq, *slot->thread);
+  virtio::BlockDevice* block = device.get();
+  TRY(slot->thread->watch(block->completion_fd(), [block] { block->complete_io(); }));
+  slot->irq = std::move(irq);
+  slot->device = std::move(device);
+  TRY(attach_virtio(*slot, gsi));
+  log::debug("{}: {} ({} bytes, {} I/O)", slot->name, disk.path, opened.size_bytes,
+             block->backend().name());
+  virtio_.push_back(std::move(slot));
+  ++disk_count_;
+  return {};
+}
+
+Result<void> DeviceManager::attach_virtio(VirtioSlot& slot, uint32_t gsi) {
+  uint64_t window = TRY(allocate_mmio_window());
+  virtio::VirtioDevice& device = *slot.device;
+  for (uint16_t queue = 0; queue < device.queue_count(); ++queue)
+    slot.queue_notifiers.push_back(TRY(EventFd::create()));
+  for (uint16_t queue = 0; queue < device.queue_count(); ++queue) {
+    EventFd& notifier = slot.queue_notifiers[queue];  // the vector no longer grows
+    // KVM signals the notifier when the guest writes this queue's index to QueueNotify.
+    TRY_CONTEXT(
+        vm_.register_ioeventfd(window + virtio::mmio::kQueueNotify, 4, queue, notifier.fd()),
+        slot.name);
+    TRY(slot.thread->watch(notifier.fd(), [&device, &notifier, queue] {
+      notifier.drain();
+      device.notify_queue(queue);
+    }));
+  }
+  auto transport = std::make_shared<virtio::MmioTransport>(device, [&slot](uint16_t queue) {
+    // A notification KVM did not catch: deliver it the way the ioeventfd would have.
+    slot.queue_notifiers[queue].signal();
+  });
+  TRY(mmio_bus_.add(window, layout::kVirtioMmioWindowBytes, transport, slot.name));
+  platform_.devices.push_back({PlatformDeviceKind::kVirtioMmio, window,
+                               static_cast<uint32_t>(layout::kVirtioMmioWindowBytes), gsi});
+  return {};
+}
+
+void DeviceManager::start() {
+  for (auto& slot : virtio_) slot->thread->start();
+}
+
+void DeviceManager::stop() {
+  for (auto& slot : virtio_) {
+    virtio::VirtioDevice& device = *slot->device;
+    slot->thread->stop([&device] { device.shut_down(); });
+  }
+}
+
+}  // namespace wisp

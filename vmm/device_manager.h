@@ -1,0 +1,71 @@
+// The one place that knows where devices live. It hands each device its resources (a port range
+// or a virtio-mmio window from layout.h, a GSI, an irqfd, an ioeventfd per queue, a thread of its
+// own), puts it on a bus, and records it in the PlatformDescription from which the firmware
+// describes the machine (ACPI DSDT, MP table, command line). Devices never learn their address.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "devices/legacy/serial.h"
+#include "devices/virtio/virtio_device.h"
+#include "firmware/platform.h"
+#include "vmm/base/bus.h"
+#include "vmm/base/guest_memory.h"
+#include "vmm/config.h"
+#include "vmm/device_thread.h"
+#include "vmm/event_loop.h"
+#include "vmm/kvm.h"
+
+namespace wisp {
+
+class DeviceManager {
+ public:
+  DeviceManager(const KvmVm& vm, const GuestMemory& memory, Bus& port_bus, Bus& mmio_bus)
+      : vm_(vm), memory_(memory), port_bus_(port_bus), mmio_bus_(mmio_bus) {}
+  ~DeviceManager();
+  DeviceManager(const DeviceManager&) = delete;
+  DeviceManager& operator=(const DeviceManager&) = delete;
+
+  // A 16550A UART at `port` on interrupt line `gsi`, writing to `output`.
+  Result<std::shared_ptr<Serial>> add_serial(uint16_t port, uint32_t gsi, ByteSink& output);
+  // A virtio-blk device for `disk`, on its own thread.
+  Result<void> add_disk(const DiskConfig& disk);
+
+  const PlatformDescription& platform() const { return platform_; }
+
+  // Starts the device threads (call with the signals the VMM handles blocked).
+  void start();
+  // Stops every device thread once its device has finished what was in flight and flushed its
+  // writable disks. The vCPUs must have stopped first. Idempotent.
+  void stop();
+
+ private:
+  // A virtio device with what the manager gave it.
+  struct VirtioSlot {
+    std::string name;
+    std::unique_ptr<IrqLine> irq;
+    std::unique_ptr<DeviceThread> thread;
+    std::vector<EventFd> queue_notifiers;
+    std::unique_ptr<virtio::VirtioDevice> device;
+  };
+
+  Result<uint64_t> allocate_mmio_window();
+  Result<uint32_t> allocate_gsi();
+  // Places `slot.device` in a new window: bus, ioeventfds, description.
+  Result<void> attach_virtio(VirtioSlot& slot, uint32_t gsi);
+
+  const KvmVm& vm_;
+  const GuestMemory& memory_;
+  Bus& port_bus_;
+  Bus& mmio_bus_;
+  PlatformDescription platform_;
+  size_t next_window_ = 0;
+  size_t next_gsi_ = 0;
+  std::vector<std::unique_ptr<IrqLine>> legacy_irqs_;
+  std::vector<std::unique_ptr<VirtioSlot>> virtio_;
+  uint32_t disk_count_ = 0;
+};
+
+}  // namespace wisp

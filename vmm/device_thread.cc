@@ -1,0 +1,67 @@
+#include "vmm/device_thread.h"
+
+#include "vmm/base/log.h"
+
+namespace wisp {
+
+Result<std::unique_ptr<DeviceThread>> DeviceThread::create(std::string name) {
+  EventLoop loop = TRY(EventLoop::create());
+  EventFd tasks_ready = TRY(EventFd::create());
+  std::unique_ptr<DeviceThread> thread(
+      new DeviceThread(std::move(name), std::move(loop), std::move(tasks_ready)));
+  TRY(thread->loop_.watch(thread->tasks_ready_.fd(),
+                          [raw = thread.get()] { raw->run_pending_tasks(); }));
+  return thread;
+}
+
+DeviceThread::~DeviceThread() {
+  stop([] {});
+}
+
+void DeviceThread::start() {
+  thread_ = std::jthread([this] {
+    // Thread names are at most 15 characters.
+    pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
+    if (auto served = loop_.run(); !served) log::error("{}: {}", name_, served.error().message());
+  });
+  thread_id_ = thread_.get_id();
+}
+
+void DeviceThread::stop(const std::function<void()>& last_task) {
+  if (!thread_.joinable()) return;
+  run_and_wait([&] {
+    last_task();
+    loop_.quit();
+  });
+  thread_.join();
+}
+
+bool DeviceThread::on_this_thread() const {
+  return std::this_thread::get_id() == thread_id_;
+}
+
+void DeviceThread::run_and_wait(const std::function<void()>& task) {
+  // Before start() and after stop() nothing else runs the device: run the task here.
+  if (!thread_.joinable() || on_this_thread()) return task();
+  std::unique_lock lock(mutex_);
+  pending_.push_back(&task);
+  uint64_t ticket = ++tasks_queued_;
+  tasks_ready_.signal();
+  task_done_.wait(lock, [&] { return tasks_finished_ >= ticket; });
+}
+
+void DeviceThread::run_pending_tasks() {
+  tasks_ready_.drain();
+  std::unique_lock lock(mutex_);
+  while (!pending_.empty()) {
+    const std::function<void()>* task = pending_.front();
+    pending_.pop_front();
+    lock.unlock();
+    (*task)();
+    lock.lock();
+    ++tasks_finished_;
+    task_done_.notify_all();
+  }
+}
+
+}  // namespace wisp

@@ -11,7 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PACKAGES=(
     cmake ninja-build g++ pkg-config          # the build
-    linux-libc-dev libfmt-dev libcli11-dev catch2 liburing-dev  # KVM headers and libraries
+    linux-libc-dev libfmt-dev libcli11-dev catch2 liburing-dev libseccomp-dev  # headers, libraries
     acpica-tools                              # iasl, for the ACPI table tests
     util-linux                                # unshare, for the /dev/kvm error tests
 )

@@ -49,11 +49,14 @@ class TempImage {
   std::string path_;
 };
 
+// Boots a kit guest with disks; argv starts with what runs wisp (itself, or a launcher).
 wisp::test::ProcessResult boot(const std::string& guest, const std::string& cmdline,
-                               const std::vector<std::string>& disks) {
-  std::vector<std::string> argv = {
-      kWisp,       "run",   "--memory", "64M",  "--kernel", kit_guest(guest),
-      "--cmdline", cmdline, "--serial", "stdio"};
+                               const std::vector<std::string>& disks,
+                               std::vector<std::string> argv = {kWisp}) {
+  std::vector<std::string> options = {"run",       "-v",    "--memory", "64M",
+                                      "--serial",  "stdio", "--kernel", kit_guest(guest),
+                                      "--cmdline", cmdline};
+  argv.insert(argv.end(), options.begin(), options.end());
   for (const std::string& disk : disks) {
     argv.push_back("--disk");
     argv.push_back(disk);
@@ -112,6 +115,16 @@ TEST_CASE("a guest writes, flushes and reads back a disk, with interrupts", "[kv
     CHECK(contents[kTestSectors * kSectorBytes] == 0xee);
     CHECK(contents.back() == 0xee);
   }
+}
+
+TEST_CASE("where io_uring is refused, disks fall back to synchronous I/O", "[kvm][virtio]") {
+  TempImage image(1 << 20);
+  auto result = boot("virtio_blk.pvh.elf", "acpi=off seed=3", {"path=" + image.path()},
+                     {WITHOUT_IO_URING, kWisp});
+  CHECK(result.err.find("using synchronous I/O instead") != std::string::npos);
+  CHECK(result.out.find("virtio-blk: ok") != std::string::npos);
+  CHECK(result.status == kGuestExitedZero);
+  CHECK(image_holds_pattern(image.contents(), 3));
 }
 
 TEST_CASE("a read-only disk refuses the guest's writes and is unchanged", "[kvm][virtio]") {

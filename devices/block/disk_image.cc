@@ -15,8 +15,10 @@ Result<void> lock_image(int fd, const std::string& path, DiskAccess access) {
   lock.l_whence = SEEK_SET;  // l_start 0, l_len 0: the whole file
   if (::fcntl(fd, F_OFD_SETLK, &lock) == 0) return {};
   if (errno == EAGAIN || errno == EACCES) {
-    return fail("disk {} is in use: another process holds a {} lock on it", path,
-                access == DiskAccess::kReadWrite ? "read or write" : "write");
+    return fail(
+        "disk {} is in use: another open of it holds a conflicting lock{} (another VMM, "
+        "or another --disk)",
+        path, access == DiskAccess::kReadWrite ? "" : " for writing");
   }
   return fail_errno(fmt::format("locking disk {}", path));
 }

@@ -85,6 +85,22 @@ std::vector<uint8_t> block_config(const BlockDeviceOptions& options) {
   return bytes;
 }
 
+const char* operation_name(BlockOp op) {
+  switch (op) {
+    case BlockOp::kRead:
+      return "read";
+    case BlockOp::kWrite:
+      return "write";
+    case BlockOp::kFlush:
+      return "flush";
+    case BlockOp::kDiscard:
+      return "discard";
+    case BlockOp::kWriteZeroes:
+      return "write-zeroes";
+  }
+  return "?";
+}
+
 uint64_t make_tag(uint16_t queue, uint16_t head) {
   return (uint64_t{queue} << 16) | head;
 }
@@ -128,6 +144,7 @@ void BlockDevice::shut_down() {
 // Waits for every operation in flight. At reset nothing more is written to the guest (it may be
 // reusing the memory); at shutdown the requests are completed as usual.
 void BlockDevice::drain(bool return_to_guest) {
+  backend_->submit();  // nothing queued may be left unstarted while we wait for it
   while (backend_->in_flight() > 0) {
     pollfd ready{backend_->completion_fd(), POLLIN, 0};
     ::poll(&ready, 1, -1);
@@ -142,14 +159,22 @@ void BlockDevice::drain(bool return_to_guest) {
 void BlockDevice::process_queue(uint16_t queue_index) {
   if (queue_index >= queues_.size() || !queues_[queue_index]) return;
   Queue& queue = *queues_[queue_index];
+  bool broken = false;
   do {
-    while (true) {
+    while (!broken) {
       auto popped = queue.ring.pop(chain_);
-      if (!popped) return fail_device(popped.error().message());
-      if (!*popped) break;
-      if (!start_request(queue_index, queue)) return;
+      if (!popped) {
+        fail_device(popped.error().message());
+        broken = true;
+      } else if (!*popped) {
+        break;
+      } else if (!start_request(queue_index, queue)) {
+        broken = true;
+      }
     }
-  } while (queue.ring.enable_notification_and_check());
+  } while (!broken && queue.ring.enable_notification_and_check());
+  // Also when the ring broke: what was queued before must start, or reset and shut_down would
+  // wait for it for ever.
   backend_->submit();
   if (queue.returned_any) {
     queue.returned_any = false;
@@ -323,7 +348,7 @@ void BlockDevice::on_completion(const BlockCompletion& completion) {
   uint8_t status = kBlockStatusOk;
   if (completion.result < 0) {
     if (warnings_.allow("virtio-blk"))
-      log::warn("{}: {} failed: {}", name(), request.op == BlockOp::kRead ? "read" : "write",
+      log::warn("{}: {} failed: {}", name(), operation_name(request.op),
                 std::strerror(static_cast<int>(-completion.result)));
     status = kBlockStatusIoError;
   } else if (request.op == BlockOp::kRead || request.op == BlockOp::kWrite) {

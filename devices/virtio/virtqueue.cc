@@ -56,6 +56,7 @@ void DescriptorChain::clear(uint16_t head) {
   buffers_.clear();
   readable_bytes_ = 0;
   writable_bytes_ = 0;
+  saw_writable_ = false;
 }
 
 void DescriptorChain::add(const GuestBuffer& buffer) {
@@ -144,8 +145,9 @@ Result<void> VirtQueue::add_buffer(uint64_t address, uint32_t length, uint16_t f
                                    DescriptorChain& chain) {
   bool writable = flags & kDescFlagWrite;
   // §2.7.4.2: device-writable buffers come after every device-readable one.
-  if (!writable && chain.writable_bytes() > 0)
+  if (!writable && chain.saw_writable_)
     return fail("a device-readable buffer follows a device-writable one");
+  chain.saw_writable_ |= writable;
   if (length == 0) return {};
   TRY_CONTEXT(memory_->slice(address, length), "a descriptor's buffer");
   chain.add(GuestBuffer{address, length, writable});

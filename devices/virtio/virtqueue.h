@@ -50,6 +50,7 @@ class DescriptorChain {
   std::vector<GuestBuffer> buffers_;
   uint64_t readable_bytes_ = 0;
   uint64_t writable_bytes_ = 0;
+  bool saw_writable_ = false;  // a device-writable descriptor, even an empty one
 };
 
 class VirtQueue {

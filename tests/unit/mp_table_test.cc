@@ -201,7 +201,8 @@ TEST_CASE("the MP configuration table header is checksummed and counts its entri
 TEST_CASE("the MP table lists every CPU, with CPU 0 as the boot processor", "[mp]") {
   uint32_t cpus = GENERATE(1u, 2u, 255u);
   INFO("cpu_count = " << cpus);
-  ParsedTable parsed = parse(build(cpus, PlatformDescription{}));
+  Bytes table = build(cpus, PlatformDescription{});  // outlives the spans parse() returns
+  ParsedTable parsed = parse(table);
   REQUIRE(parsed.processors.size() == cpus);
   std::set<uint8_t> apic_ids;
   for (uint32_t i = 0; i < cpus; ++i) {
@@ -223,7 +224,8 @@ TEST_CASE("the MP table lists every CPU, with CPU 0 as the boot processor", "[mp
 TEST_CASE("the MP table has the ISA bus and the I/O APIC", "[mp]") {
   uint32_t cpus = GENERATE(1u, 4u, 255u);
   INFO("cpu_count = " << cpus);
-  ParsedTable parsed = parse(build(cpus, full_platform()));
+  Bytes table = build(cpus, full_platform());  // outlives the spans parse() returns
+  ParsedTable parsed = parse(table);
   REQUIRE(parsed.buses.size() == 1);
   CHECK(u8(parsed.buses[0], 1) == 0);
   CHECK(text(parsed.buses[0], 2, 6) == "ISA   ");
@@ -238,7 +240,8 @@ TEST_CASE("the MP table has the ISA bus and the I/O APIC", "[mp]") {
 
 TEST_CASE("the MP table routes the ISA IRQs and every device GSI to their pins", "[mp]") {
   PlatformDescription platform{{com1(), virtio_window(0, 5), virtio_window(1, 20)}};
-  ParsedTable parsed = parse(build(2, platform));
+  Bytes table = build(2, platform);  // outlives the spans parse() returns
+  ParsedTable parsed = parse(table);
   REQUIRE(parsed.io_apics.size() == 1);
   uint8_t io_apic_id = u8(parsed.io_apics[0], 1);
 
@@ -265,7 +268,8 @@ TEST_CASE("the MP table routes the ISA IRQs and every device GSI to their pins",
 }
 
 TEST_CASE("every local APIC gets LINT0 as ExtINT and LINT1 as NMI", "[mp]") {
-  ParsedTable parsed = parse(build(4, PlatformDescription{}));
+  Bytes table = build(4, PlatformDescription{});  // outlives the spans parse() returns
+  ParsedTable parsed = parse(table);
   REQUIRE(parsed.local_interrupts.size() == 2);
   std::set<std::pair<uint8_t, uint8_t>> type_and_lint;
   for (std::span<const uint8_t> entry : parsed.local_interrupts) {

@@ -12,16 +12,6 @@
 namespace wisp::virtio {
 namespace {
 
-// §5.2.3 Feature bits.
-constexpr uint32_t kFeatureSizeMax = 1;
-constexpr uint32_t kFeatureSegMax = 2;
-constexpr uint32_t kFeatureReadOnly = 5;
-constexpr uint32_t kFeatureBlockSize = 6;
-constexpr uint32_t kFeatureFlush = 9;
-constexpr uint32_t kFeatureMultiQueue = 12;
-constexpr uint32_t kFeatureDiscard = 13;
-constexpr uint32_t kFeatureWriteZeroes = 14;
-
 // §5.2.4 Device configuration layout (struct virtio_blk_config, up to write_zeroes_may_unmap).
 #pragma pack(push, 1)
 struct BlockConfig {
@@ -58,12 +48,12 @@ static_assert(offsetof(BlockConfig, write_zeroes_may_unmap) == 56);
 constexpr uint32_t kDiscardAlignmentSectors = 8;
 
 uint64_t block_features(const BlockDeviceOptions& options) {
-  uint64_t features = feature_bit(kFeatureSizeMax) | feature_bit(kFeatureSegMax) |
-                      feature_bit(kFeatureBlockSize) | feature_bit(kFeatureFlush);
-  if (options.read_only) features |= feature_bit(kFeatureReadOnly);
-  if (options.queue_count > 1) features |= feature_bit(kFeatureMultiQueue);
+  uint64_t features = feature_bit(kBlockFeatureSizeMax) | feature_bit(kBlockFeatureSegMax) |
+                      feature_bit(kBlockFeatureBlockSize) | feature_bit(kBlockFeatureFlush);
+  if (options.read_only) features |= feature_bit(kBlockFeatureReadOnly);
+  if (options.queue_count > 1) features |= feature_bit(kBlockFeatureMultiQueue);
   if (options.discard && !options.read_only)
-    features |= feature_bit(kFeatureDiscard) | feature_bit(kFeatureWriteZeroes);
+    features |= feature_bit(kBlockFeatureDiscard) | feature_bit(kBlockFeatureWriteZeroes);
   return features;
 }
 

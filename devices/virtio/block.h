@@ -18,6 +18,16 @@
 
 namespace wisp::virtio {
 
+// §5.2.3 Feature bits.
+inline constexpr uint32_t kBlockFeatureSizeMax = 1;
+inline constexpr uint32_t kBlockFeatureSegMax = 2;
+inline constexpr uint32_t kBlockFeatureReadOnly = 5;
+inline constexpr uint32_t kBlockFeatureBlockSize = 6;
+inline constexpr uint32_t kBlockFeatureFlush = 9;
+inline constexpr uint32_t kBlockFeatureMultiQueue = 12;
+inline constexpr uint32_t kBlockFeatureDiscard = 13;
+inline constexpr uint32_t kBlockFeatureWriteZeroes = 14;
+
 struct BlockDeviceOptions {
   std::string name;  // for log messages, e.g. "blk0"
   uint64_t capacity_bytes = 0;

@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # Sets everything up and boots the default guest (Debian's cloud kernel, a busybox initramfs)
 # to a shell on the serial console. Ctrl-A x quits; so does `poweroff` in the guest.
+# The guest's root is a disk: a fresh copy of tools/guest/build-rootfs.sh's ext4 image, which
+# the initramfs mounts (root=/dev/vda); --no-disk boots the initramfs's own shell instead.
 # On a host with hardware KVM wisp runs directly; otherwise inside the nested test host.
-# usage: tools/demo.sh [wisp run options, e.g. --cpus 2 --memory 1G]
+# usage: tools/demo.sh [--no-disk] [wisp run options, e.g. --cpus 2 --memory 1G]
 set -euo pipefail
 WISP_PROG=demo
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 main() {
+    local disk=1
+    if [[ "${1:-}" == --no-disk ]]; then
+        disk=0
+        shift
+    fi
     local dir root payload
     dir=$("$WISP_TOOLS/setup.sh")
     root=$("$WISP_TOOLS/guest/fetch-kernel.sh")
@@ -17,18 +24,24 @@ main() {
     trap "rm -rf '$payload'" EXIT
     cp "$root"/boot/vmlinuz-* "$payload/vmlinuz"
     "$WISP_TOOLS/guest/build-initramfs.sh" --kernel "$root" "$payload/initramfs.cpio.gz"
-    local options=(--cpus 2 --memory 1G "$@")
+    local cmdline="console=ttyS0" disk_options=()
+    if [[ $disk == 1 ]]; then
+        "$WISP_TOOLS/guest/build-rootfs.sh" --kernel "$root" "$payload/rootfs.ext4"
+        cmdline+=" root=/dev/vda"
+        disk_options=(--disk path=rootfs.ext4)
+    fi
+    # Paths relative to the payload directory, where wisp runs in either case.
+    local wisp_run=(run --kernel vmlinuz --initrd initramfs.cpio.gz --cmdline "$cmdline"
+                    "${disk_options[@]}" --cpus 2 --memory 1G "$@")
     case $("$WISP_TOOLS/testhost/kvm-kind.sh") in
         hardware)
             log "hardware KVM here: booting the guest directly (Ctrl-A x quits)"
-            exec "$dir/vmm/wisp" run --kernel "$payload/vmlinuz" \
-                --initrd "$payload/initramfs.cpio.gz" --cmdline "console=ttyS0" "${options[@]}" ;;
+            cd "$payload"
+            "$dir/vmm/wisp" "${wisp_run[@]}" ;;
         pvm)
             log "this /dev/kvm (PVM) cannot run a stock kernel: booting the guest with wisp" \
                 "inside the nested test host (Ctrl-A x quits)"
-            printf '%s\n' '#!/bin/sh' \
-                "exec wisp run --kernel vmlinuz --initrd initramfs.cpio.gz --cmdline console=ttyS0 ${options[*]}" \
-                >"$payload/run.sh"
+            printf '%s\n' '#!/bin/sh' "exec wisp ${wisp_run[*]@Q}" >"$payload/run.sh"
             local interactive=()
             [[ -t 0 ]] && interactive=(--interactive)
             "$WISP_TOOLS/testhost/run.sh" "${interactive[@]}" --payload "$payload" \

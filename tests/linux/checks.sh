@@ -1,19 +1,27 @@
 #!/bin/sh
+# shellcheck disable=SC2016 # the guest commands are in single quotes: they expand in the guest
 # The Linux-guest checks, run where /dev/kvm can run a stock kernel: inside the nested test host
 # (as its /payload/run.sh) or directly on a host with hardware KVM. Each check boots Debian's
 # kernel with the default initramfs under wisp, types commands into the guest's shell once /init
 # printed its marker, and records the serial console and wisp's exit status between lines
 #   ===== CHECK <name> BEGIN          and          ===== CHECK <name> STATUS <n>
-# for tests/linux/verify.sh to judge. Needs: wisp on PATH, vmlinuz and initramfs.cpio.gz in the
-# current directory (or $WISP_CHECK_DIR), and vmlinux (the ELF inside vmlinuz), POSIX sh
-# (busybox or dash).
+# for tests/linux/verify.sh to judge. A check may also run steps here, on the host, while the
+# guest runs or after wisp ended (looking at its disk images); their output is recorded after
+# the serial log, each line prefixed "host: ".
+# Needs: wisp on PATH, vmlinuz, initramfs.cpio.gz, vmlinux (the ELF inside vmlinuz) and
+# rootfs.ext4 (tools/guest/build-rootfs.sh) in the current directory (or $WISP_CHECK_DIR),
+# vmlinuz-generic (Debian's generic kernel), POSIX sh (busybox or dash),
+# md5sum, du, e2fsprogs' debugfs and e2fsck on PATH, and its mke2fs at /usr/sbin/mke2fs.
 MARKER="wisp-guest: init reached"
 DIR=${WISP_CHECK_DIR:-.}
 WORK=$(mktemp -d)
 CHECK_TIMEOUT=120  # seconds for one boot, from start to exit
 
-# count_markers LOG: how many times the guest's /init has started
-count_markers() { grep -c "$MARKER" "$1" 2>/dev/null || true; }
+# count_markers LOG: how many times the guest's /init has started (0 before LOG exists)
+count_markers() {
+    n=$(grep -c "$MARKER" "$1" 2>/dev/null)
+    echo "${n:-0}"
+}
 
 # wait_for MARKERS PID LOG: until the marker was printed MARKERS times; 1 if wisp ended first
 wait_for() {
@@ -40,30 +48,125 @@ wait_exit() {
     done
 }
 
-# [KERNEL=file] check NAME "WISP OPTIONS (words)" "COMMANDS AFTER MARKER 1" ["COMMANDS AFTER MARKER 2" ...]
+# wait_line TEXT: until the guest printed the whole line TEXT; 1 if wisp ended first or it took
+# CHECK_TIMEOUT. (Print such lines with an expansion, e.g. "done-$((6 * 7))": the echo of the
+# typed command then never reads as the line itself.)
+wait_line() {
+    i=0
+    while ! tr -d '\r' <"$log" | grep -qx "$1"; do
+        kill -0 "$pid" 2>/dev/null || return 1
+        [ $i -lt $((CHECK_TIMEOUT * 10)) ] || return 1
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+
+# progress TEXT: a timestamped line outside every check's section, so that a run that stalls
+# shows where.
+progress() { echo "checks: $(date +%T) $*"; }
+
+# [KERNEL=file] check NAME "WISP OPTIONS (words)" STEP...
+# A STEP is either commands typed into the guest's shell after its next marker, or
+# host:FUNCTION [ARGS], which runs FUNCTION here at that point: it may wait for the guest
+# (wait_line), type into its console (>&3), or wait for wisp to end (wait_exit "$pid") and look
+# at its disk images. $pid is wisp's process, $log its console so far.
 check() {
     name=$1 options=$2
     shift 2
-    log=$WORK/$name.log input=$WORK/$name.in
+    log=$WORK/$name.log input=$WORK/$name.in hostlog=$WORK/$name.host
+    # The log exists before wisp starts: wait_for and wait_line never read a missing file.
+    : >"$log"
+    : >"$hostlog"
     mkfifo "$input"
     exec 3<>"$input"  # held open read-write so that wisp never sees end of input
     # shellcheck disable=SC2086 # options are words
     wisp run --kernel "$DIR/${KERNEL:-vmlinuz}" --initrd "$DIR/initramfs.cpio.gz" --cmdline "$CMDLINE" \
         $options <&3 >"$log" 2>&1 &
     pid=$!
+    progress "$name: wisp started"
     markers=0
-    for commands in "$@"; do
-        markers=$((markers + 1))
-        wait_for "$markers" "$pid" "$log" || break
-        echo "$commands" >&3
+    for step in "$@"; do
+        case $step in
+            host:*)
+                # shellcheck disable=SC2086 # the function's name and arguments
+                ${step#host:} >>"$hostlog" 2>&1 ;;
+            *)
+                markers=$((markers + 1))
+                wait_for "$markers" "$pid" "$log" || break
+                printf '%s\n' "$step" >&3
+                progress "$name: marker $markers seen, commands typed" ;;
+        esac
     done
     wait_exit "$pid"
     wait "$pid"
     status=$?
+    progress "$name: wisp exited with $status"
     exec 3>&-
     echo "===== CHECK $name BEGIN"
     tr -d '\r' <"$log"
+    sed 's/^/host: /' "$hostlog"
     echo "===== CHECK $name STATUS $status"
+}
+
+# --- host steps of the disk checks -------------------------------------------------------
+
+# e2fsprogs' mke2fs by its path: busybox sh runs its own applet (ext2 only) before PATH's.
+MKE2FS=/usr/sbin/mke2fs
+md5_of() { md5sum <"$1" | cut -c1-32; }
+allocated_kib() { du -k "$1" | cut -f1; }
+
+# e2fsck_report IMAGE LABEL: a read-only full check; its status, and its report if not clean
+e2fsck_report() {
+    e2fsck -fn "$1" >"$WORK/e2fsck.out" 2>&1
+    result=$?
+    echo "$2 e2fsck status $result"
+    [ $result = 0 ] || sed "s/^/$2 e2fsck: /" "$WORK/e2fsck.out"
+}
+
+rootdisk_inspect() {
+    wait_exit "$pid"
+    echo "rootdisk.txt: $(debugfs -R 'cat /rootdisk.txt' "$WORK/root.ext4" 2>/dev/null)"
+    e2fsck_report "$WORK/root.ext4" root.ext4
+}
+
+readonly_inspect() {
+    wait_exit "$pid"
+    echo "ro.img md5 before $ro_md5 after $(md5_of "$WORK/ro.img")"
+    echo "rw.img md5 before $rw_md5 after $(md5_of "$WORK/rw.img")"
+}
+
+fstrim_written() {  # the file is written and synced: measure, then let the guest go on
+    echo "trim.ext4 KiB before the boot: $trim_before"
+    wait_line "fstrim-written-42" || return
+    echo "trim.ext4 KiB after the write: $(allocated_kib "$WORK/trim.ext4")"
+    echo go >&3
+}
+fstrim_inspect() {
+    wait_exit "$pid"
+    echo "trim.ext4 KiB after fstrim: $(allocated_kib "$WORK/trim.ext4")"
+    e2fsck_report "$WORK/trim.ext4" trim.ext4
+}
+
+sigkill_kill() {
+    wait_line "sigkill-synced-42" || return
+    kill -9 "$pid" && echo "killed wisp"
+}
+# What "loses nothing" means: what the guest wrote and synced before wisp was killed is in the
+# image as a mount would see it (after the journal replay that mounting does), and that
+# filesystem is consistent. Replayed on a copy, so the image stays as wisp left it.
+sigkill_inspect() {
+    wait_exit "$pid"
+    image=$WORK/kill.ext4 copy=$WORK/kill-replayed.ext4
+    debugfs -R features "$image" 2>/dev/null | grep -q needs_recovery && recovery=yes || recovery=no
+    echo "needs journal recovery: $recovery"
+    debugfs -R "dump /seq.txt $WORK/seq-unreplayed.txt" "$image" >/dev/null 2>&1
+    [ -f "$WORK/seq-unreplayed.txt" ] && echo "seq.txt before replay md5 $(md5_of "$WORK/seq-unreplayed.txt")"
+    cp "$image" "$copy"
+    e2fsck -y -E journal_only "$copy" >/dev/null 2>&1
+    echo "journal replay status $?"
+    e2fsck_report "$copy" replayed
+    debugfs -R "dump /seq.txt $WORK/seq.txt" "$copy" >/dev/null 2>&1
+    echo "seq.txt md5 $(md5_of "$WORK/seq.txt" 2>/dev/null)"
 }
 
 CMDLINE="console=ttyS0 panic=-1"
@@ -76,7 +179,56 @@ check restart "--memory 256M --on-reboot restart" 'reboot -f' \
     'echo "booted-again"; poweroff -f'
 check memory6g "--memory 6G" \
     'echo "memtotal-$(sed -n "s/^MemTotal: *\([0-9]*\) kB/\1/p" /proc/meminfo)"; poweroff -f'
+
+# Disks. `quiet` keeps these boots short; errors still show. The root disk's own /sbin/init
+# (tools/guest/rootfs-init.sh) prints the marker too, and where / is; `poweroff` (not -f) goes
+# through its clean shutdown.
+CMDLINE="console=ttyS0 panic=-1 quiet root=/dev/vda"
+cp "$DIR/rootfs.ext4" "$WORK/root.ext4"
+check rootdisk "--memory 512M --disk path=$WORK/root.ext4" \
+    'grep " / " /proc/mounts; echo "rootdisk-$((6 * 7))" >/rootdisk.txt; sync; poweroff' \
+    host:rootdisk_inspect
+
+# The other disk checks run in the initramfs, which loads the virtio modules first.
+CMDLINE="console=ttyS0 panic=-1 quiet wisp.modules=virtio_mmio,virtio_blk"
+dd if=/dev/urandom of="$WORK/ro.img" bs=64k count=16 2>/dev/null
+dd if=/dev/zero of="$WORK/rw.img" bs=64k count=16 2>/dev/null
+ro_md5=$(md5_of "$WORK/ro.img") rw_md5=$(md5_of "$WORK/rw.img")
+check readonly "--memory 512M --disk path=$WORK/rw.img --disk path=$WORK/ro.img,readonly=on" \
+    'echo "ro-flags-vda-$(cat /sys/block/vda/ro)-vdb-$(cat /sys/block/vdb/ro)"; echo "vdb-md5-$(md5sum </dev/vdb | cut -c1-32)"; dd if=/dev/zero of=/dev/vdb bs=4096 count=1 conv=fsync; echo "ro-write-status-$?"; dd if=/dev/urandom of=/dev/vda bs=4096 count=1 conv=fsync; echo "rw-write-status-$?"; poweroff -f' \
+    host:readonly_inspect
+
+dd if=/dev/zero of="$WORK/a.img" bs=64k count=16 2>/dev/null
+dd if=/dev/zero of="$WORK/b.img" bs=64k count=16 2>/dev/null
+check serials "--memory 512M --disk path=$WORK/a.img,serial=disk-a --disk path=$WORK/b.img,serial=disk-b" \
+    'for d in vda vdb; do echo "serial-$d-$(cat /sys/block/$d/serial)"; done; poweroff -f'
+
+# A 32 MiB file (not zeros: no VMM may skip writing them) written, synced, deleted, then fstrim:
+# the image's blocks on the host (a sparse file; tmpfs in the test host) fall back.
+# noinit_itable: no background zeroing of inode tables meanwhile.
+"$MKE2FS" -q -F -t ext4 -E nodiscard "$WORK/trim.ext4" 64M >/dev/null
+trim_before=$(allocated_kib "$WORK/trim.ext4")
+check fstrim "--memory 512M --disk path=$WORK/trim.ext4,discard=on" \
+    'mkdir -p /mnt && mount -o noinit_itable /dev/vda /mnt && yes wisp-fstrim | head -c 1048576 >/tmp/mib && for i in $(seq 32); do cat /tmp/mib; done >/mnt/big && sync && echo "fstrim-written-$((6 * 7))" && read -r reply && rm /mnt/big && sync && fstrim -v /mnt; umount /mnt; poweroff -f' \
+    host:fstrim_written host:fstrim_inspect
+
+# No ACPI (as Kata Containers boots): Debian's generic kernel finds its CPUs, the I/O APIC and
+# COM1's interrupt in the MP table (the cloud kernel has no MP-table parser); it reboots through
+# the i8042 (wisp exits 4), having no ACPI S5.
+CMDLINE="console=ttyS0 panic=-1 quiet acpi=off"
+KERNEL=vmlinuz-generic check acpioff "--cpus 2 --memory 512M" \
+    'echo "acpioff-cpus-$(grep -c ^processor /proc/cpuinfo) $(grep -c IO-APIC /proc/interrupts)"; reboot -f'
+
+# wisp killed (SIGKILL) right after the guest synced a file, while it writes and syncs another
+# over and over: nothing synced may be lost.
+CMDLINE="console=ttyS0 panic=-1 quiet wisp.modules=virtio_mmio,virtio_blk"
+"$MKE2FS" -q -F -t ext4 "$WORK/kill.ext4" 64M >/dev/null
+check sigkill "--memory 512M --disk path=$WORK/kill.ext4" \
+    'mkdir -p /mnt && mount /dev/vda /mnt && seq 1 50000 >/mnt/seq.txt && sync && echo "sigkill-md5-$(md5sum </mnt/seq.txt | cut -c1-32)" && echo "sigkill-synced-$((6 * 7))" && while :; do seq 1 20000 >/mnt/more.txt; sync; done; poweroff -f' \
+    host:sigkill_kill host:sigkill_inspect
+
 # The vmlinux inside Debian's bzImage, booted through its PVH entry note.
+CMDLINE="console=ttyS0 panic=-1"
 KERNEL=vmlinux check pvh "--cpus 2 --memory 512M" \
     'echo "pvh-cpus-$(grep -c ^processor /proc/cpuinfo)"; poweroff -f'
 rm -rf "$WORK"

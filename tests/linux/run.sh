@@ -15,6 +15,9 @@ trap 'rm -rf "$payload"' EXIT
 cp "$root"/boot/vmlinuz-* "$payload/vmlinuz"
 "$tools/guest/extract-vmlinux.sh" "$payload/vmlinuz" "$payload/vmlinux"
 "$tools/guest/build-initramfs.sh" --kernel "$root" "$payload/initramfs.cpio.gz"
+# The root disk of the disk checks: small, as the test host's copy of it is not sparse.
+"$tools/guest/build-rootfs.sh" --kernel "$root" --size 16M "$payload/rootfs.ext4"
+cp "$("$tools/guest/fetch-kernel.sh" --generic)"/boot/vmlinuz-* "$payload/vmlinuz-generic"
 cp "$(dirname "${BASH_SOURCE[0]}")/checks.sh" "$payload/run.sh"
 
 case $("$tools/testhost/kvm-kind.sh") in
@@ -27,8 +30,10 @@ case $("$tools/testhost/kvm-kind.sh") in
         echo "linux checks: this /dev/kvm (PVM) cannot run a stock kernel; running wisp in the" \
              "nested test host" >&2
         # 8G of host memory so that the 6G guest fits; QEMU allocates it only as it is touched.
+        # e2fsprogs make and inspect the disk checks' images there.
         "$tools/testhost/run.sh" --payload "$payload" --wisp "$wisp" --memory 8G --timeout 1200 \
-            </dev/null >"$out" 2>&1 ;;
+            --include /usr/sbin/mke2fs --include /etc/mke2fs.conf --include /usr/sbin/debugfs \
+            --include /usr/sbin/e2fsck </dev/null >"$out" 2>&1 ;;
     *)
         echo "linux checks: no /dev/kvm on this host: the Linux guest checks cannot run" >&2
         exit 1 ;;

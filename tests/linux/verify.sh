@@ -23,6 +23,8 @@ expect_status() { [[ "$(status_of)" == "$1" ]] || fail "wisp exited with '$(stat
 # expect_line REGEX: a whole line the guest printed (the typed command echoes on the same line
 # as the prompt, so it never matches a whole-line pattern by accident).
 expect_line() { grep -Eqx "$1" <<<"$(section)" || fail "no line matching '$1'"; }
+# capture REGEX: the group \(...\) of the first whole line that REGEX (sed's syntax) matches
+capture() { section | sed -n "s/^$1\$/\\1/p" | head -n1; }
 expect_count() { # expect_count N TEXT
     local n
     n=$(grep -c "$2" <<<"$(section)" || true)
@@ -56,6 +58,59 @@ case $name in
     pvh)
         expect_line 'pvh-cpus-2'
         expect_status 0 ;;
+    rootdisk)
+        # One marker, from the disk's /sbin/init; the file written there is in the image, and
+        # the guest's clean power-off left a clean filesystem.
+        expect_count 1 "wisp-guest: init reached"
+        expect_line 'wisp-rootfs: / is /dev/vda \(ext4, rw,.*\)'
+        expect_line '/dev/vda / ext4 rw,.* 0 0'
+        expect_line 'host: rootdisk.txt: rootdisk-42'
+        expect_line 'host: root.ext4 e2fsck status 0'
+        expect_status 0 ;;
+    readonly)
+        expect_line 'ro-flags-vda-0-vdb-1'
+        expect_line 'ro-write-status-[1-9][0-9]*'
+        expect_line 'rw-write-status-0'
+        before=$(capture 'host: ro.img md5 before \([0-9a-f]*\) after .*')
+        after=$(capture 'host: ro.img md5 before [0-9a-f]* after \([0-9a-f]*\)')
+        [[ -n "$before" && "$before" == "$after" ]] || fail "ro.img changed: md5 '$before' then '$after'"
+        [[ "$(capture 'vdb-md5-\([0-9a-f]\{32\}\)')" == "$before" ]] \
+            || fail "the guest read other data from the read-only disk than the image holds"
+        rw_before=$(capture 'host: rw.img md5 before \([0-9a-f]*\) after .*')
+        rw_after=$(capture 'host: rw.img md5 before [0-9a-f]* after \([0-9a-f]*\)')
+        [[ -n "$rw_after" && "$rw_before" != "$rw_after" ]] || fail "the write to the writable disk did not reach rw.img"
+        expect_status 0 ;;
+    serials)
+        expect_line 'serial-vda-disk-a'
+        expect_line 'serial-vdb-disk-b'
+        expect_status 0 ;;
+    fstrim)
+        # A 32 MiB file: written, its blocks are allocated in the image; trimmed, most go back.
+        file_kib=32768
+        before=$(capture 'host: trim.ext4 KiB before the boot: \([0-9]*\)')
+        written=$(capture 'host: trim.ext4 KiB after the write: \([0-9]*\)')
+        trimmed=$(capture 'host: trim.ext4 KiB after fstrim: \([0-9]*\)')
+        [[ -n "$before" && -n "$written" && -n "$trimmed" ]] || fail "missing allocation figures"
+        (( written - before >= file_kib * 9 / 10 )) \
+            || fail "the image grew by $((written - before)) KiB for a $file_kib KiB file"
+        (( written - trimmed >= file_kib * 3 / 4 )) \
+            || fail "fstrim gave back $((written - trimmed)) KiB of the $file_kib KiB file"
+        expect_line '/mnt: [0-9]+ bytes trimmed'
+        expect_line 'host: trim.ext4 e2fsck status 0'
+        expect_status 0 ;;
+    acpioff)
+        # Both CPUs from the MP table, and interrupts (COM1's among them) through the I/O APIC.
+        expect_line 'acpioff-cpus-2 [1-9][0-9]*'
+        expect_status 4 ;;
+    sigkill)
+        # What the guest synced before wisp was killed is there after the journal's replay, in
+        # a consistent filesystem.
+        expect_line 'host: killed wisp'
+        md5=$(capture 'sigkill-md5-\([0-9a-f]\{32\}\)')
+        [[ -n "$md5" ]] || fail "the guest printed no checksum of its file"
+        expect_line "host: seq.txt md5 $md5"
+        expect_line 'host: replayed e2fsck status 0'
+        expect_status 137 ;;
     *)
         echo "verify.sh: unknown check '$name'"; exit 2 ;;
 esac

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the default guest initramfs (busybox, tools/guest/init.sh as /init, and the guest
-# kernel's virtio modules under /lib/modules/<release>/ with a modules.dep for modprobe).
+# kernel's virtio and ext4 modules under /lib/modules/<release>/ with a modules.dep for modprobe:
+# what /init needs to mount a root disk given by root=/dev/vda).
 # The result is cached by content: it is rebuilt only when an input changes.
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -15,9 +16,23 @@ USAGE
     exit 2
 }
 
-# Modules for the virtio devices a VMM may give the guest (more with --module).
+# Modules for the virtio devices a VMM may give the guest, and for an ext4 root (ext4 brings
+# jbd2, mbcache and crc16 through modules.dep; crc32c is its soft dependency). Those the kernel
+# has built in (Debian's cloud kernel: all of ext4's) are left out. More with --module.
 DEFAULT_MODULES=(virtio_mmio virtio_pci virtio_blk virtio_net virtio_console virtio-rng
-                 virtio_balloon vmw_vsock_virtio_transport virtiofs)
+                 virtio_balloon vmw_vsock_virtio_transport virtiofs ext4 crc32c_generic)
+
+# not_builtin MODDIR NAME...: the NAMEs that MODDIR/modules.builtin does not list.
+not_builtin() {
+    local moddir=$1
+    shift
+    [[ -f "$moddir/modules.builtin" ]] || { printf '%s\n' "$@"; return; }
+    awk -v wanted="$*" '
+        function norm(s) { sub(/.*\//, "", s); sub(/\.ko.*$/, "", s); gsub(/-/, "_", s); return s }
+        { builtin[norm($0)] = 1 }
+        END { n = split(wanted, w, " "); for (i = 1; i <= n; i++) if (!(norm(w[i]) in builtin)) print w[i] }
+    ' "$moddir/modules.builtin"
+}
 
 build() {  # build KERNEL_ROOT OUT MODULE...
     local root=$1 out=$2 moddir release stage
@@ -30,7 +45,8 @@ build() {  # build KERNEL_ROOT OUT MODULE...
     trap "rm -rf '$stage'" RETURN
     stage_busybox "$stage"
     install -m 755 "$WISP_TOOLS/guest/init.sh" "$stage/init"
-    copy_modules "$moddir" "$stage/lib/modules/$release" "$@"
+    # shellcheck disable=SC2046 # one module name a line
+    copy_modules "$moddir" "$stage/lib/modules/$release" $(not_builtin "$moddir" "$@")
     pack_cpio "$stage" "$out" gzip
 }
 

@@ -3,6 +3,9 @@
 # cache, without installing it on this machine, and print the extracted root:
 #   ROOT/boot/vmlinuz-<release>      the kernel image (bzImage)
 #   ROOT/lib/modules/<release>/      its modules (plain .ko), with modules.dep
+# With --generic: Debian's generic kernel (linux-image-amd64), its boot/ only (no modules). It
+# has what the cloud kernel lacks, such as the MP-table parser (CONFIG_X86_MPPARSE) that a
+# kernel booted with acpi=off needs to find its CPUs.
 # The package ships no modules.dep (dpkg's postinst would make it): depmod runs here.
 # Compressed modules (.ko.xz/.ko.zst) are decompressed, as busybox insmod may not read them.
 # A second run downloads nothing; with the cache filled it also works offline.
@@ -10,9 +13,11 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-usage() { echo "usage: $0   (prints the extracted kernel root on stdout)" >&2; exit 2; }
+usage() { echo "usage: $0 [--generic]   (prints the extracted kernel root on stdout)" >&2; exit 2; }
 
 META_PACKAGE=linux-image-cloud-amd64
+CACHE_SUBDIR=kernel
+IMAGE_ONLY=""
 
 # resolve_package: prints the versioned package the meta package depends on, or nothing.
 resolve_package() {
@@ -23,7 +28,7 @@ resolve_package() {
 # newest_cached: prints the newest complete extracted kernel, or nothing.
 newest_cached() {
     local dir
-    for dir in "$WISP_CACHE"/kernel/*/; do
+    for dir in "$WISP_CACHE/$CACHE_SUBDIR"/*/; do
         if [[ -f "$dir/.complete" ]]; then printf '%s\n' "${dir%/}"; fi
     done | sort -V | tail -n1
 }
@@ -60,16 +65,25 @@ extract_deb() {  # extract_deb DEB DEST
     rm -rf "$tmp"
     mkdir -p "$tmp"
     log "extracting $(basename "$deb")"
-    dpkg-deb -x "$deb" "$tmp" || die "dpkg-deb -x $deb failed"
+    if [[ -n "$IMAGE_ONLY" ]]; then
+        dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" ./boot || die "extracting $deb failed"
+    else
+        dpkg-deb -x "$deb" "$tmp" || die "dpkg-deb -x $deb failed"
+    fi
     ls "$tmp"/boot/vmlinuz-* >/dev/null 2>&1 || die "$deb holds no boot/vmlinuz-*"
-    prepare_modules "$tmp"
+    [[ -n "$IMAGE_ONLY" ]] || prepare_modules "$tmp"
     touch "$tmp/.complete"
     rm -rf "$dest"
     mv "$tmp" "$dest"
 }
 
 main() {
-    [[ $# -eq 0 ]] || usage
+    case ${1:-} in
+        "") ;;
+        --generic) META_PACKAGE=linux-image-amd64 CACHE_SUBDIR=kernel-generic IMAGE_ONLY=1 ;;
+        *) usage ;;
+    esac
+    [[ $# -le 1 ]] || usage
     local pkg release dest deb cached
     ensure_packages kmod xz-utils zstd
     pkg=$(resolve_package)
@@ -80,13 +94,13 @@ main() {
     fi
     if [[ -z "$pkg" ]]; then
         cached=$(newest_cached)
-        [[ -n "$cached" ]] || die "cannot resolve $META_PACKAGE (run apt-get update) and no kernel is cached in $WISP_CACHE/kernel"
+        [[ -n "$cached" ]] || die "cannot resolve $META_PACKAGE (run apt-get update) and no kernel is cached in $WISP_CACHE/$CACHE_SUBDIR"
         warn "cannot resolve $META_PACKAGE; using cached $(basename "$cached")"
         printf '%s\n' "$cached"
         return
     fi
     release=${pkg#linux-image-}
-    dest="$(cache_dir kernel)/$release"
+    dest="$(cache_dir "$CACHE_SUBDIR")/$release"
     if [[ ! -f "$dest/.complete" ]]; then
         if ! deb=$(download_deb "$pkg" "$(cache_dir debs)"); then
             cached=$(newest_cached)

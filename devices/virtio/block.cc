@@ -160,12 +160,20 @@ void BlockDevice::process_queue(uint16_t queue_index) {
         break;
       } else if (!start_request(queue_index, queue)) {
         broken = true;
+      } else if (unsubmitted_bytes_ >= kEarlySubmitBytes) {
+        // Large transfers start one by one and what finished returns at once (a read from the
+        // page cache completes inside the submission), so the guest refills the queue while the
+        // next one is copied instead of waiting for the whole batch.
+        backend_->submit();
+        unsubmitted_bytes_ = 0;
+        complete_io();
       }
     }
   } while (!broken && queue.ring.enable_notification_and_check());
   // Also when the ring broke: what was queued before must start, or reset and shut_down would
   // wait for it for ever.
   backend_->submit();
+  unsubmitted_bytes_ = 0;
   if (queue.returned_any) {
     queue.returned_any = false;
     interrupt_if_needed(queue.ring);
@@ -247,6 +255,7 @@ std::optional<uint8_t> BlockDevice::submit_transfer(uint64_t tag, InFlight& requ
     if (!host) return kBlockStatusIoError;  // checked when popped; guest RAM does not move
     request.buffers.push_back(iovec{host->data(), host->size()});
   }
+  unsubmitted_bytes_ += request_.data_bytes;
   request.offset = request_.sector * kSectorBytes;
   request.remaining = request_.data_bytes;
   request.first_buffer = 0;

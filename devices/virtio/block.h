@@ -90,6 +90,11 @@ class BlockDevice final : public VirtioDevice {
   void drain(bool return_to_guest);
   bool in_capacity(uint64_t sector, uint64_t bytes) const;
 
+  // Bytes of reads and writes queued in the back end and not yet submitted: past this many, the
+  // batch is submitted early.
+  static constexpr uint64_t kEarlySubmitBytes = 512 * 1024;
+  uint64_t unsubmitted_bytes_ = 0;
+
   const BlockDeviceOptions options_;
   std::unique_ptr<BlockBackend> backend_;
   std::vector<std::optional<Queue>> queues_;  // worker thread only

@@ -7,13 +7,21 @@
 // and the VMM's own overhead (RSS beside the guest's pages, from smaps); the cost of one port and
 // one MMIO exit, beside a bare KVM_RUN loop running the same guest loop (the floor); VMs started
 // and run to exit per second, one after another and two at a time; Wisp's own phases
-// (--boot-timing). The VMMs take turns within each run, so that noise on a shared machine falls
-// on all of them alike.
+// (--boot-timing); sequential reads of a disk in large requests, beside the host's own read of
+// the same image (the disk group, below). The VMMs take turns within each run, so that noise on a
+// shared machine falls on all of them alike.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -42,7 +50,7 @@ Stats stats_of(std::vector<double> values) {
 
 struct Figure {
   std::string name, unit;
-  std::map<std::string, Stats> by_vmm;  // "wisp", "qemu", "floor"
+  std::map<std::string, Stats> by_vmm;  // "wisp", "qemu", "floor" or "host"
 };
 
 struct Options {
@@ -51,6 +59,10 @@ struct Options {
   uint64_t exits = 100000;
   std::string json, memory = "512M";
   std::vector<std::string> only;  // groups to measure; empty: all
+  // The disk group: MiB read per run, in requests of disk_request_kib with disk_depth in flight,
+  // from an image of disk_image_mib in disk_image_dir.
+  uint64_t disk_mib = 4096, disk_request_kib = 16384, disk_depth = 4, disk_image_mib = 1024;
+  std::string disk_image_dir;
 };
 
 // The command line that boots a kit guest in each VMM.
@@ -260,6 +272,161 @@ void measure_phases(const Options& o, std::vector<Figure>& figures) {
     figures.push_back({"wisp_phase." + name, "ms", {{"wisp", stats_of(values)}}});
 }
 
+// ---- disk: sequential reads through virtio-blk, beside the host's own read of the image ----
+//
+// The kit guest virtio_blk_read reads --disk-mib MiB from a raw image of --disk-image-mib MiB
+// (from its start again at its end) in requests of --disk-request-kib KiB (1 MiB segments
+// through an indirect table), --disk-depth of them in flight, under Wisp (--disk
+// path=IMG,readonly=on: io_uring, cache=writeback, its defaults) and under QEMU microvm
+// (virtio-blk-device on a -drive with aio=io_uring,cache=writeback, the same settings). The image
+// is in the host's page cache (written, then read once before the runs), so the figures are those
+// of cached reads, not of the disk under it. The time is that between the guest's line announcing
+// the requests and its "read N MiB" line: the boot and the exit are not in it. The host's own
+// figure ("host") is a pread loop with the same request size, the same sequence of offsets and
+// the same number of buffers (on transparent huge pages, as both VMMs' guest RAM is), into memory
+// touched beforehand.
+
+std::string g_disk_image;  // removed at exit, however the benchmark ends
+void remove_disk_image() {
+  if (!g_disk_image.empty()) ::unlink(g_disk_image.c_str());
+}
+
+[[noreturn]] void disk_fail(const std::string& what) {
+  fmt::print(stderr, "bench: disk: {}: {}\n", what, std::strerror(errno));
+  std::exit(1);
+}
+
+// Writes an image of --disk-image-mib MiB (each 4 KiB block holds its own number, so that nothing
+// is a hole or a page of zeroes) and makes it durable; its pages stay in the page cache.
+std::string make_disk_image(const Options& o) {
+  std::string dir =
+      o.disk_image_dir.empty() ? std::filesystem::temp_directory_path().string() : o.disk_image_dir;
+  std::string path = dir + "/wisp-bench-disk-XXXXXX";
+  int fd = ::mkstemp(path.data());
+  if (fd < 0) disk_fail("mkstemp in " + dir);
+  g_disk_image = path;
+  std::atexit(remove_disk_image);
+  std::vector<uint64_t> chunk((1u << 20) / sizeof(uint64_t));
+  for (uint64_t mib = 0; mib < o.disk_image_mib; ++mib) {
+    for (size_t i = 0; i < chunk.size(); ++i) chunk[i] = (mib << 20 | i * 8) / 4096 + 1;
+    const char* bytes = reinterpret_cast<const char*>(chunk.data());
+    for (size_t done = 0; done < (1u << 20);) {
+      ssize_t n = ::pwrite(fd, bytes + done, (1u << 20) - done, (mib << 20) + done);
+      if (n <= 0) disk_fail("writing " + path);
+      done += static_cast<size_t>(n);
+    }
+  }
+  if (::fdatasync(fd) != 0) disk_fail("fdatasync " + path);
+  ::close(fd);
+  return path;
+}
+
+// The host's own read: MiB/s of a pread loop over `path` as the guest reads the disk.
+double host_read_mib_per_s(const Options& o, const std::string& path, uint64_t total_mib) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) disk_fail("open " + path);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) disk_fail("fstat " + path);
+  auto disk_bytes = static_cast<uint64_t>(st.st_size);
+  uint64_t request = std::min<uint64_t>(o.disk_request_kib << 10, disk_bytes);
+  size_t pool_bytes = request * o.disk_depth;
+  void* mapped =
+      ::mmap(nullptr, pool_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mapped == MAP_FAILED) disk_fail("mmap");
+  ::madvise(mapped, pool_bytes, MADV_HUGEPAGE);
+  auto* pool = static_cast<uint8_t*>(mapped);
+  std::memset(pool, 0, pool_bytes);
+  uint64_t total = total_mib << 20, done = 0, offset = 0, slot = 0;
+  auto start = std::chrono::steady_clock::now();
+  while (done < total) {
+    if (offset + request > disk_bytes) offset = 0;
+    uint64_t want = std::min(request, total - done);
+    uint8_t* buffer = pool + (slot++ % o.disk_depth) * request;
+    for (uint64_t got = 0; got < want;) {
+      ssize_t n = ::pread(fd, buffer + got, want - got, static_cast<off_t>(offset + got));
+      if (n <= 0) disk_fail("pread " + path);
+      got += static_cast<uint64_t>(n);
+    }
+    offset += want;
+    done += want;
+  }
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  ::munmap(mapped, pool_bytes);
+  ::close(fd);
+  return static_cast<double>(total_mib) / took.count();
+}
+
+std::vector<std::string> disk_read_command(const Options& o, const std::string& vmm,
+                                           const std::string& image, uint64_t total_mib) {
+  std::string cmdline =
+      fmt::format("acpi=off mib={} kib={} depth={}", total_mib, o.disk_request_kib, o.disk_depth);
+  auto command = boot_command(o, vmm, "virtio_blk_read.pvh.elf", cmdline);
+  if (vmm == "wisp") {
+    command.insert(command.end(), {"--disk", "path=" + image + ",readonly=on"});
+    return command;
+  }
+  // QEMU: virtio-mmio described on the command line (acpi=off), as virtio 1.x; the drive as
+  // Wisp's disk is by default: io_uring, the host's page cache (cache=writeback), read-only.
+  std::ranges::replace(command, std::string("microvm"), std::string("microvm,acpi=off"));
+  command.insert(command.end(),
+                 {"-global", "virtio-mmio.force-legacy=false", "-drive",
+                  "id=d0,if=none,format=raw,readonly=on,aio=io_uring,cache=writeback,file=" + image,
+                  "-device", "virtio-blk-device,drive=d0"});
+  return command;
+}
+
+// MiB/s of one guest run: total_mib over the time between the guest's announcement of its
+// requests and its "read N MiB" line. `shape` gets the announcement.
+double guest_read_mib_per_s(const Options& o, const std::string& vmm, const std::string& image,
+                            uint64_t total_mib, std::string* shape) {
+  Timed t = checked_run(disk_read_command(o, vmm, image, total_mib), 1);
+  std::istringstream lines(t.output);
+  std::string line;
+  double start_ms = -1, end_ms = -1;
+  for (size_t i = 0; std::getline(lines, line) && i < t.line_ms.size(); ++i) {
+    if (line.find("KiB requests") != std::string::npos) {
+      start_ms = t.line_ms[i];
+      if (shape) *shape = line;
+    }
+    if (line.starts_with("read ")) end_ms = t.line_ms[i];
+  }
+  if (start_ms < 0 || end_ms <= start_ms) {
+    fmt::print(stderr, "bench: disk: {} printed no timed read; output:\n{}\n", vmm, t.output);
+    std::exit(1);
+  }
+  return static_cast<double>(total_mib) * 1000 / (end_ms - start_ms);
+}
+
+void measure_disk(const Options& o, std::vector<Figure>& figures) {
+  std::string image = make_disk_image(o);
+  // Untimed: the whole image through the page cache, and each VMM once, to check that the guest
+  // reads as the host loop does (its buffers hold 64 MiB: depth * request size at most).
+  host_read_mib_per_s(o, image, o.disk_image_mib);
+  for (const char* vmm : kVmms) {
+    std::string shape;
+    guest_read_mib_per_s(o, vmm, image, std::min<uint64_t>(o.disk_mib, 256), &shape);
+    unsigned kib = 0, depth = 0;
+    std::sscanf(shape.c_str(), "virtio-blk-read: %u KiB requests, %u in flight", &kib, &depth);
+    if (kib != o.disk_request_kib || depth != o.disk_depth) {
+      fmt::print(stderr,
+                 "bench: disk: under {} the guest reads otherwise than asked ({} KiB, {}): {}\n",
+                 vmm, o.disk_request_kib, o.disk_depth, shape);
+      std::exit(1);
+    }
+  }
+  std::map<std::string, std::vector<double>> values;
+  for (int i = 0; i < o.runs; ++i) {
+    for (const char* vmm : kVmms)
+      values[vmm].push_back(guest_read_mib_per_s(o, vmm, image, o.disk_mib, nullptr));
+    values["host"].push_back(host_read_mib_per_s(o, image, o.disk_mib));
+  }
+  Figure read{"disk.seq_read", "MiB/s", {}};
+  for (const auto& [who, samples] : values) read.by_vmm[who] = stats_of(samples);
+  figures.push_back(read);
+  remove_disk_image();
+  g_disk_image.clear();
+}
+
 std::string cell(const Figure& f, const std::string& vmm) {
   auto it = f.by_vmm.find(vmm);
   if (it == f.by_vmm.end()) return "-";
@@ -299,16 +466,25 @@ std::vector<Figure> read_samples(const std::string& path) {
   return figures;
 }
 
+// The third column: the floor of an exit (a bare KVM_RUN loop) or the host's own read of a disk.
+const char* reference_of(const Figure& f) {
+  return f.by_vmm.count("host") ? "host" : "floor";
+}
+
+std::string ratio(const Figure& f, const std::string& of, const std::string& to) {
+  if (!f.by_vmm.count(of) || !f.by_vmm.count(to) || f.by_vmm.at(to).median == 0) return "-";
+  return fmt::format("{:.2f}", f.by_vmm.at(of).median / f.by_vmm.at(to).median);
+}
+
 void print_table(const std::vector<Figure>& figures, int runs) {
   fmt::print("{} runs per figure; min / median / max\n", runs);
-  fmt::print("{:<36} {:<6} {:<30} {:<30} {:<24} {}\n", "figure", "unit", "wisp", "qemu",
-             "floor (bare KVM_RUN)", "wisp/qemu");
+  fmt::print("{:<36} {:<6} {:<30} {:<30} {:<30} {:<10} {}\n", "figure", "unit", "wisp", "qemu",
+             "floor (KVM_RUN loop) or host", "wisp/qemu", "wisp/floor or host");
   for (const Figure& f : figures) {
-    std::string ratio = "-";
-    if (f.by_vmm.count("wisp") && f.by_vmm.count("qemu") && f.by_vmm.at("qemu").median != 0)
-      ratio = fmt::format("{:.2f}", f.by_vmm.at("wisp").median / f.by_vmm.at("qemu").median);
-    fmt::print("{:<36} {:<6} {:<30} {:<30} {:<24} {}\n", f.name, f.unit, cell(f, "wisp"),
-               cell(f, "qemu"), cell(f, "floor"), ratio);
+    const char* reference = reference_of(f);
+    fmt::print("{:<36} {:<6} {:<30} {:<30} {:<30} {:<10} {}\n", f.name, f.unit, cell(f, "wisp"),
+               cell(f, "qemu"), cell(f, reference), ratio(f, "wisp", "qemu"),
+               ratio(f, "wisp", reference));
   }
 }
 
@@ -339,7 +515,7 @@ std::map<std::string, std::map<std::string, double>> read_medians(const std::str
     size_t name_end = line.find("\": {\"unit\"");
     if (name_end == std::string::npos) continue;
     std::string name = line.substr(line.find('"') + 1, name_end - line.find('"') - 1);
-    for (const char* vmm : {"wisp", "qemu", "floor"}) {
+    for (const char* vmm : {"wisp", "qemu", "floor", "host"}) {
       size_t at = line.find(fmt::format("\"{}\": [", vmm));
       double min, median, max;
       if (at != std::string::npos && std::sscanf(line.c_str() + line.find('[', at),
@@ -380,15 +556,28 @@ int main(int argc, char** argv) {
   app.add_option("--runs", o.runs, "runs per figure and VMM")->capture_default_str();
   app.add_option("--exits", o.exits, "exits per exit-cost run")->capture_default_str();
   app.add_option("--json", o.json, "also write the figures to this file");
+  app.add_option("--disk-mib", o.disk_mib, "disk: MiB read per run")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--disk-request-kib", o.disk_request_kib,
+                 "disk: KiB per read request (times --disk-depth: at most 65536, the guest's "
+                 "buffers)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 63488));
+  app.add_option("--disk-depth", o.disk_depth, "disk: requests in flight (at most 8)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 8));
+  app.add_option("--disk-image-mib", o.disk_image_mib, "disk: the image's size in MiB")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--disk-image-dir", o.disk_image_dir,
+                 "disk: where the image is made (default: the temporary directory)");
   std::string samples;
   app.add_option("--samples", samples,
                  "also show figures measured elsewhere (linux-boot-time.sh --samples)");
   const std::vector<std::pair<std::string, void (*)(const Options&, std::vector<Figure>&)>> groups =
-      {{"startup", measure_startup},
-       {"memory", measure_overhead},
-       {"exits", measure_exits},
-       {"rate", measure_rate},
-       {"phases", measure_phases}};
+      {{"startup", measure_startup}, {"memory", measure_overhead}, {"exits", measure_exits},
+       {"rate", measure_rate},       {"phases", measure_phases},   {"disk", measure_disk}};
   std::vector<std::string> group_names;
   for (const auto& group : groups) group_names.push_back(group.first);
   app.add_option("--only", o.only, "measure only these groups")

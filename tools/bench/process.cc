@@ -51,9 +51,14 @@ Timed run_timed(const std::vector<std::string>& argv,
       if (errno == EINTR) continue;
       break;
     }
+    size_t scanned = timed.output.size();
     timed.output.append(buffer, static_cast<size_t>(n));
-    if (timed.first_line_ms < 0 && timed.output.find('\n') != std::string::npos) {
-      timed.first_line_ms = elapsed_ms();
+    size_t lines_before = timed.line_ms.size();
+    double now = elapsed_ms();
+    for (size_t at = scanned; (at = timed.output.find('\n', at)) != std::string::npos; ++at)
+      timed.line_ms.push_back(now);
+    if (lines_before == 0 && !timed.line_ms.empty()) {
+      timed.first_line_ms = now;
       if (on_first_line) on_first_line(pid);
     }
   }

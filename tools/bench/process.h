@@ -15,6 +15,7 @@ struct Timed {
   double exit_ms = 0;
   int status = -1;
   std::string output;
+  std::vector<double> line_ms;  // when each line of output was complete (its '\n' read)
 };
 
 // Runs argv with stdin and stderr on /dev/null and stdout captured. `on_first_line`, if given,

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The benchmarks' entry point: builds what they need, then measures Wisp beside QEMU in the same
 # run. Linux boot (linux-boot-time.sh: directly on hardware KVM, else in the nested test host;
-# with and without `quiet`, and the VMMs' memory), then tiny guests on this host's KVM
+# with and without `quiet`, and the VMMs' memory) and a Linux guest's disk (linux-disk.sh: fio
+# in the guest, one more boot of the test host), then tiny guests on this host's KVM
 # (wisp-bench: start-up, memory, exit cost against a bare KVM_RUN loop, start rate, Wisp's
-# phases). Prints one table of both; writes JSON for a later comparison.
+# phases, disk reads against the host's own). Prints one table of all; writes JSON for a later
+# comparison.
 # usage: tools/bench/run.sh [--runs N] [--json FILE] [--no-linux]
 #        tools/bench/run.sh compare OLD.json NEW.json
 set -euo pipefail
@@ -23,7 +25,7 @@ main() {
             --runs) runs=$2; shift 2 ;;
             --json) json=$2; shift 2 ;;
             --no-linux) linux=0; shift ;;
-            *) sed -n '2,8p' "$0" >&2; exit 2 ;;
+            *) sed -n '2,10p' "$0" >&2; exit 2 ;;
         esac
     done
     [[ -e /dev/kvm ]] || die "/dev/kvm is missing"
@@ -31,12 +33,18 @@ main() {
     local dir samples=()
     dir=$("$WISP_TOOLS/setup.sh")
     if [[ $linux == 1 ]]; then
-        local linux_samples
+        local linux_samples disk_samples
         linux_samples=$(mktemp)
+        disk_samples=$(mktemp)
         # shellcheck disable=SC2064 # expand now
-        trap "rm -f '$linux_samples'" EXIT
+        trap "rm -f '$linux_samples' '$disk_samples'" EXIT
         "$WISP_TOOLS/bench/linux-boot-time.sh" --wisp "$dir/vmm/wisp" --runs "$runs" \
             --samples "$linux_samples"
+        # Each boot runs every fio job and costs about a minute there: 3 to 5 boots per VMM.
+        local disk_runs=$((runs < 3 ? 3 : runs > 5 ? 5 : runs))
+        "$WISP_TOOLS/bench/linux-disk.sh" --wisp "$dir/vmm/wisp" --runs "$disk_runs" \
+            --samples "$disk_samples"
+        cat "$disk_samples" >>"$linux_samples"
         samples=(--samples "$linux_samples")
     fi
     log "tiny guests on this host's /dev/kvm ($("$WISP_TOOLS/testhost/kvm-kind.sh")); $(nproc) cores"

@@ -92,6 +92,13 @@ TEST_CASE("the command line names every virtio-mmio device when ACPI is off", "[
   CHECK(result.out.find("virtio-mmio: base=0xd0001000 size=0x1000 irq=6") != std::string::npos);
   CHECK(result.status == (2 << 1 | 1));  // the guest exits with the number of devices found
 
+  // The most disks Wisp takes: each gets the next window and the next free I/O APIC pin.
+  std::vector<std::string> sixteen(16, "path=" + a.path() + ",readonly=on");
+  auto all = boot("virtio_devices.pvh.elf", "acpi=off", sixteen);
+  CHECK(all.out.find("virtio-mmio: base=0xd0003000 size=0x1000 irq=10") != std::string::npos);
+  CHECK(all.out.find("virtio-mmio: base=0xd000f000 size=0x1000 irq=22") != std::string::npos);
+  CHECK(all.status == (16 << 1 | 1));
+
   // With ACPI on, the devices are in the DSDT only: a kernel never sees them twice.
   auto with_acpi = boot("virtio_devices.pvh.elf", "console=ttyS0", {"path=" + a.path()});
   CHECK(with_acpi.out.find("virtio-mmio: base=") == std::string::npos);
@@ -150,6 +157,11 @@ TEST_CASE("bad disks are refused before the guest starts", "[kvm][virtio]") {
   auto unknown_key = boot("hello.pvh.elf", "", {"path=" + image.path() + ",speed=fast"});
   CHECK(unknown_key.status == 2);
   CHECK(unknown_key.err.find("unknown key 'speed'") != std::string::npos);
+
+  std::vector<std::string> seventeen(17, "path=" + image.path() + ",readonly=on");
+  auto too_many = boot("hello.pvh.elf", "", seventeen);
+  CHECK(too_many.status == 2);
+  CHECK(too_many.err.find("17 disks are more than the 16") != std::string::npos);
 
   auto twice = boot("hello.pvh.elf", "", {"path=" + image.path(), "path=" + image.path()});
   CHECK(twice.status == 10);

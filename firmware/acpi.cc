@@ -42,7 +42,8 @@ constexpr uint32_t kFadtResetRegSupported = 1u << 10;  // RESET_REG_SUP
 constexpr uint32_t kFadtHardwareReduced = 1u << 20;    // HW_REDUCED_ACPI
 
 // FADT IA-PC Boot Architecture Flags (§5.2.9.3). Bit 1 (8042) stays clear: no PS/2 controller
-// to probe. Bit 0 (LEGACY_DEVICES) stays clear too: no ISA devices need describing.
+// to probe. Bit 0 (LEGACY_DEVICES) stays clear too: the DSDT describes every device (COM1 among
+// them), so the OS need not probe for ISA devices of its own.
 constexpr uint16_t kBootArchVgaNotPresent = 1u << 2;
 constexpr uint16_t kBootArchCmosRtcNotPresent = 1u << 5;
 

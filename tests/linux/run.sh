@@ -20,6 +20,35 @@ cp "$root"/boot/vmlinuz-* "$payload/vmlinuz"
 cp "$("$tools/guest/fetch-kernel.sh" --generic)"/boot/vmlinuz-* "$payload/vmlinuz-generic"
 cp "$(dirname "${BASH_SOURCE[0]}")/checks.sh" "$payload/run.sh"
 
+STALL_SECONDS=${WISP_CHECKS_STALL_SECONDS:-300}
+
+# run_testhost PAYLOAD WISP OUT: the checks in the nested test host, the console into OUT; the
+# payload's status, or 124 when the host timed out or printed nothing for STALL_SECONDS.
+run_testhost() {
+    local payload=$1 wisp=$2 out=$3 pid size last_size=-1 silent=0
+    # In a session of its own, so that a stalled host goes down with all its processes.
+    setsid "$tools/testhost/run.sh" --payload "$payload" --wisp "$wisp" --memory 8G \
+        --timeout 1200 --include /usr/sbin/mke2fs --include /etc/mke2fs.conf \
+        --include /usr/sbin/debugfs --include /usr/sbin/e2fsck </dev/null >"$out" 2>&1 &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+        sleep 10
+        size=$(stat -c %s "$out" 2>/dev/null || echo 0)
+        if [[ $size != "$last_size" ]]; then
+            last_size=$size silent=0
+            continue
+        fi
+        silent=$((silent + 10))
+        if (( silent >= STALL_SECONDS )); then
+            echo "linux checks: the test host printed nothing for $silent s: ending it" >&2
+            kill -- "-$pid" 2>/dev/null || true
+            wait "$pid" || true
+            return 124
+        fi
+    done
+    wait "$pid"
+}
+
 case $("$tools/testhost/kvm-kind.sh") in
     hardware)
         echo "linux checks: hardware KVM here; running wisp directly" >&2
@@ -30,18 +59,16 @@ case $("$tools/testhost/kvm-kind.sh") in
         echo "linux checks: this /dev/kvm (PVM) cannot run a stock kernel; running wisp in the" \
              "nested test host" >&2
         # 8G of host memory so that the 6G guest fits; QEMU allocates it only as it is touched.
-        # e2fsprogs make and inspect the disk checks' images there. The whole run takes about
-        # 5 minutes; the emulated test host itself now and then stalls for good (seen with
-        # earlier wisp builds too: its own timers stop), so a run that times out (124) is tried
-        # once more, and says so.
+        # e2fsprogs make and inspect the disk checks' images there. The emulated test host now
+        # and then stalls for good, with earlier wisp builds too (its own timers stop: a check's
+        # timeouts never fire, and QEMU sits idle). The whole run takes about 5 minutes and
+        # prints a line at least every minute, so a run silent for STALL_SECONDS is ended and
+        # tried once more, saying so.
         for attempt in 1 2; do
             status=0
-            "$tools/testhost/run.sh" --payload "$payload" --wisp "$wisp" --memory 8G \
-                --timeout 900 --include /usr/sbin/mke2fs --include /etc/mke2fs.conf \
-                --include /usr/sbin/debugfs --include /usr/sbin/e2fsck </dev/null >"$out" 2>&1 \
-                || status=$?
+            run_testhost "$payload" "$wisp" "$out" || status=$?
             [[ $status == 124 && $attempt == 1 ]] || break
-            echo "linux checks: the nested test host timed out; trying once more" >&2
+            echo "linux checks: the nested test host timed out or stalled; trying once more" >&2
         done ;;
     *)
         echo "linux checks: no /dev/kvm on this host: the Linux guest checks cannot run" >&2

@@ -28,9 +28,12 @@
 #include "firmware/aml.h"
 #include "firmware/layout.h"
 #include "firmware/platform.h"
+#include "tests/unit/table_bytes.h"
 
 namespace wisp::acpi {
 namespace {
+
+using namespace wisp::test;  // the readers of table_bytes.h
 
 using Bytes = std::vector<uint8_t>;
 
@@ -73,49 +76,8 @@ constexpr size_t kMadtLocalApicAddress = 36;  // §5.2.12
 constexpr size_t kMadtFlags = 40;
 constexpr size_t kMadtEntries = 44;
 
-uint64_t read_le(std::span<const uint8_t> bytes, size_t offset, size_t size) {
-  REQUIRE(offset + size <= bytes.size());
-  uint64_t value = 0;
-  for (size_t i = 0; i < size; ++i) value |= uint64_t{bytes[offset + i]} << (8 * i);
-  return value;
-}
-uint8_t u8(std::span<const uint8_t> b, size_t offset) {
-  return static_cast<uint8_t>(read_le(b, offset, 1));
-}
-uint16_t u16(std::span<const uint8_t> b, size_t offset) {
-  return static_cast<uint16_t>(read_le(b, offset, 2));
-}
-uint32_t u32(std::span<const uint8_t> b, size_t offset) {
-  return static_cast<uint32_t>(read_le(b, offset, 4));
-}
-uint64_t u64(std::span<const uint8_t> b, size_t offset) {
-  return read_le(b, offset, 8);
-}
-
-std::string text(std::span<const uint8_t> b, size_t offset, size_t size) {
-  REQUIRE(offset + size <= b.size());
-  return std::string(b.begin() + offset, b.begin() + offset + size);
-}
-
-unsigned sum_mod_256(std::span<const uint8_t> bytes) {
-  unsigned sum = 0;
-  for (uint8_t byte : bytes) sum += byte;
-  return sum % 256;
-}
-
 bool all_zero(std::span<const uint8_t> bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b == 0; });
-}
-
-PlatformDevice com1() {
-  return {PlatformDeviceKind::kSerial8250, layout::kCom1Port, layout::kUartPortCount,
-          layout::kCom1Irq};
-}
-
-PlatformDevice virtio_window(size_t index, uint32_t gsi) {
-  return {PlatformDeviceKind::kVirtioMmio,
-          layout::kVirtioMmioStart + index * layout::kVirtioMmioWindowBytes,
-          static_cast<uint32_t>(layout::kVirtioMmioWindowBytes), gsi};
 }
 
 AcpiTables build(uint32_t cpu_count, PlatformDescription platform) {

@@ -15,9 +15,12 @@
 
 #include "firmware/layout.h"
 #include "firmware/platform.h"
+#include "tests/unit/table_bytes.h"
 
 namespace wisp::mp {
 namespace {
+
+using namespace wisp::test;  // the readers of table_bytes.h
 
 using Bytes = std::vector<uint8_t>;
 
@@ -48,42 +51,6 @@ constexpr uint8_t kIoInterrupt = 3;
 constexpr uint8_t kLocalInterrupt = 4;
 constexpr size_t kProcessorSize = 20;
 constexpr size_t kOtherEntrySize = 8;
-
-uint64_t read_le(std::span<const uint8_t> bytes, size_t offset, size_t size) {
-  REQUIRE(offset + size <= bytes.size());
-  uint64_t value = 0;
-  for (size_t i = 0; i < size; ++i) value |= uint64_t{bytes[offset + i]} << (8 * i);
-  return value;
-}
-uint8_t u8(std::span<const uint8_t> b, size_t offset) {
-  return static_cast<uint8_t>(read_le(b, offset, 1));
-}
-uint16_t u16(std::span<const uint8_t> b, size_t offset) {
-  return static_cast<uint16_t>(read_le(b, offset, 2));
-}
-uint32_t u32(std::span<const uint8_t> b, size_t offset) {
-  return static_cast<uint32_t>(read_le(b, offset, 4));
-}
-std::string text(std::span<const uint8_t> b, size_t offset, size_t size) {
-  REQUIRE(offset + size <= b.size());
-  return std::string(b.begin() + offset, b.begin() + offset + size);
-}
-unsigned sum_mod_256(std::span<const uint8_t> bytes) {
-  unsigned sum = 0;
-  for (uint8_t byte : bytes) sum += byte;
-  return sum % 256;
-}
-
-PlatformDevice com1() {
-  return {PlatformDeviceKind::kSerial8250, layout::kCom1Port, layout::kUartPortCount,
-          layout::kCom1Irq};
-}
-
-PlatformDevice virtio_window(size_t index, uint32_t gsi) {
-  return {PlatformDeviceKind::kVirtioMmio,
-          layout::kVirtioMmioStart + index * layout::kVirtioMmioWindowBytes,
-          static_cast<uint32_t>(layout::kVirtioMmioWindowBytes), gsi};
-}
 
 // COM1 and one virtio-mmio window for every device GSI the layout hands out.
 PlatformDescription full_platform() {

@@ -28,6 +28,9 @@ class DeviceThread final : public DeviceWorker {
     return loop_.watch(fd, std::move(handler));
   }
 
+  // On the thread: pauses or resumes calls for a watched fd.
+  Result<void> set_watching(int fd, bool enabled) { return loop_.set_watching(fd, enabled); }
+
   void start();
   // Runs `last_task` on the thread (e.g. the device's shut_down), then ends the thread and joins
   // it. Does nothing if the thread never started.

@@ -27,6 +27,14 @@ Result<void> EventLoop::watch(int fd, Handler handler) {
   return {};
 }
 
+Result<void> EventLoop::set_watching(int fd, bool enabled) {
+  epoll_event event{};
+  event.events = enabled ? uint32_t{EPOLLIN} : 0u;
+  event.data.fd = fd;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &event) < 0) return fail_errno("epoll_ctl mod");
+  return {};
+}
+
 void EventLoop::unwatch(int fd) {
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
   handlers_.erase(fd);

@@ -19,6 +19,8 @@ class EventLoop {
   // Calls `handler` whenever `fd` is readable (or hung up), until removed.
   Result<void> watch(int fd, Handler handler);
   void unwatch(int fd);
+  // Pauses or resumes calls of a watched fd's handler (it stays registered).
+  Result<void> set_watching(int fd, bool enabled);
 
   // Serves events until quit() is called (from a handler or any thread).
   Result<void> run();

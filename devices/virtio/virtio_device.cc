@@ -44,8 +44,14 @@ uint8_t VirtioDevice::status() const {
 // §3.1.1: the driver accepts only features the device offered, and a modern (virtio-mmio
 // version 2) device works only with a driver that accepts VIRTIO_F_VERSION_1.
 bool VirtioDevice::features_acceptable() const {
-  return (driver_features_ & ~device_features_) == 0 &&
-         (driver_features_ & feature_bit(kFeatureVersion1));
+  if ((driver_features_ & ~device_features_) != 0 ||
+      !(driver_features_ & feature_bit(kFeatureVersion1)))
+    return false;
+  if (auto why = refuse_features(driver_features_)) {
+    if (warnings_.allow("virtio")) log::warn("{}: refusing driver features: {}", name(), *why);
+    return false;
+  }
+  return true;
 }
 
 void VirtioDevice::set_status(uint8_t status) {

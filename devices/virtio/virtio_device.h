@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -90,9 +91,16 @@ class VirtioDevice {
   // Pop and serve what the driver made available on an active queue.
   virtual void process_queue(uint16_t queue) = 0;
   virtual void write_config_bytes(uint64_t /*offset*/, std::span<const uint8_t> /*data*/) {}
+  // Why the device type refuses a set of driver features it offered (a feature without one it
+  // depends on), or nothing to accept it.
+  virtual std::optional<std::string> refuse_features(uint64_t /*features*/) const {
+    return std::nullopt;
+  }
 
   // Helpers for device types (worker thread).
   bool negotiated(uint32_t feature) const { return driver_features_ & feature_bit(feature); }
+  uint64_t driver_features() const { return driver_features_; }
+  bool needs_reset() const { return needs_reset_.load(); }
   // Interrupts the driver if it wants one for what `queue` returned (§2.7.7.2).
   void interrupt_if_needed(VirtQueue& queue);
   // The device cannot go on (a malformed ring): DEVICE_NEEDS_RESET and a configuration change
@@ -131,7 +139,7 @@ class VirtioDevice {
   std::atomic<uint32_t> config_generation_{0};
   std::atomic<bool> needs_reset_{false};
   bool running_on_worker_ = false;  // worker thread only: the queues were activated
-  log::RateLimit warnings_{20};
+  mutable log::RateLimit warnings_{20};
 };
 
 }  // namespace wisp::virtio

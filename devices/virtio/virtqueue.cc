@@ -155,14 +155,23 @@ Result<void> VirtQueue::add_buffer(uint64_t address, uint32_t length, uint16_t f
 }
 
 Result<void> VirtQueue::push_used(uint16_t head, uint32_t written_bytes) {
+  TRY(add_used(head, written_bytes));
+  publish_used();
+  return {};
+}
+
+Result<void> VirtQueue::add_used(uint16_t head, uint32_t written_bytes) {
   if (head >= size_) return fail("returning descriptor {} to a queue of {}", head, size_);
   size_t element = kRingEntriesOffset + kUsedElementBytes * (next_used_ % size_);
   uint32_t fields[2] = {head, written_bytes};
   std::memcpy(used_.data() + element, fields, sizeof(fields));
   ++next_used_;
-  // Release: the element (and the data written into the buffers) before the index (§2.7.13).
-  store_u16(used_, kRingIndexOffset, next_used_, std::memory_order_release);
   return {};
+}
+
+void VirtQueue::publish_used() {
+  // Release: the elements (and the data written into the buffers) before the index (§2.7.13).
+  store_u16(used_, kRingIndexOffset, next_used_, std::memory_order_release);
 }
 
 bool VirtQueue::needs_interrupt() {

@@ -73,6 +73,10 @@ class VirtQueue {
 
   // Returns a chain to the driver with the number of bytes the device wrote into it.
   Result<void> push_used(uint16_t head, uint32_t written_bytes);
+  // The same in two steps, for chains the driver must see together (the buffers of one merged
+  // frame, §5.1.6.4): add_used writes used elements, publish_used makes those added visible.
+  Result<void> add_used(uint16_t head, uint32_t written_bytes);
+  void publish_used();
 
   // Whether the driver wants an interrupt for what was pushed since the last call (§2.7.7.2:
   // VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with VIRTIO_F_EVENT_IDX).

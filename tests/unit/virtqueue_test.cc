@@ -498,6 +498,36 @@ TEST_CASE("virtqueue: push_used returns chains in the order the device finishes 
   CHECK(rings.driver.take_used().id == a);
 }
 
+TEST_CASE("virtqueue: add_used writes elements that publish_used makes visible at once",
+          "[virtio][virtqueue]") {
+  constexpr uint16_t kSmall = 4;
+  Rings rings(kSmall);
+  VirtQueue queue = rings.queue(kEventIndex);
+  uint16_t heads[3];
+  for (uint16_t& head : heads) {
+    head = rings.driver.add_chain({writable(kBuffers, 64)});
+    rings.driver.make_available(head);
+    pop_one(queue, rings.chain);
+  }
+  for (uint32_t i = 0; i < 3; ++i) REQUIRE(queue.add_used(heads[i], 64 - i));
+  // Written, but not yet visible to the driver.
+  CHECK(rings.driver.used_index() == 0);
+  CHECK(rings.driver.used_element(2).id == heads[2]);
+  CHECK_FALSE(queue.add_used(kSmall, 0));  // refused, and nothing counted
+  queue.publish_used();
+  CHECK(rings.driver.used_index() == 3);
+  for (uint32_t i = 0; i < 3; ++i) {
+    test::UsedElement used = rings.driver.take_used();
+    CHECK(used.id == heads[i]);
+    CHECK(used.length == 64 - i);
+  }
+  // One interrupt for the three (used_event 0 lies in (0, 3]).
+  CHECK(queue.needs_interrupt());
+  CHECK_FALSE(queue.needs_interrupt());
+  queue.publish_used();  // nothing added: nothing changes
+  CHECK(rings.driver.used_index() == 3);
+}
+
 namespace {
 
 // The driver offers one chain, the device pops it and returns it.

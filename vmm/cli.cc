@@ -75,6 +75,24 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
       ->type_size(1)
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  run->add_option_function<std::vector<std::string>>(
+         "--net",
+         [&config](const std::vector<std::string>& texts) {
+           for (const std::string& text : texts) {
+             auto nic = parse_net(text);
+             if (!nic) throw CLI::ValidationError("--net", nic.error().message());
+             if (*nic) {
+               config.nics.push_back(std::move(**nic));
+             } else {
+               config.no_network = true;
+             }
+           }
+         },
+         "A virtio-net NIC (repeatable): tap=NAME[,mac=MAC][,queues=N] (the TAP is created if "
+         "missing and Wisp may), fd=N[,mac=MAC] (an open TAP descriptor), or none")
+      ->type_size(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   run->add_flag("--boot-timing", command.boot_timing,
                 "Print how long each phase took (parse, build, first KVM_RUN, run, teardown)");
   run->add_flag_function(

@@ -1,5 +1,6 @@
 #include "vmm/config.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -96,6 +97,15 @@ Result<bool> parse_on_off(std::string_view key, std::string_view value) {
   return fail("--disk {}='{}' is not one of on, off", key, value);
 }
 
+// A whole decimal number from 1 to `maximum`.
+std::optional<uint32_t> parse_count(std::string_view value, uint32_t maximum) {
+  uint32_t number = 0;
+  auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
+  if (error != std::errc() || end != value.data() + value.size() || number == 0 || number > maximum)
+    return std::nullopt;
+  return number;
+}
+
 Result<void> set_disk_field(DiskConfig& disk, std::string_view key, std::string_view value) {
   if (key == "path") {
     if (value.empty()) return fail("--disk path= is empty");
@@ -116,12 +126,10 @@ Result<void> set_disk_field(DiskConfig& disk, std::string_view key, std::string_
   } else if (key == "discard") {
     disk.discard = TRY(parse_on_off(key, value));
   } else if (key == "queues") {
-    uint32_t queues = 0;
-    auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), queues);
-    if (error != std::errc() || end != value.data() + value.size() || queues == 0 ||
-        queues > kMaximumDiskQueues)
+    std::optional<uint32_t> queues = parse_count(value, kMaximumDiskQueues);
+    if (!queues)
       return fail("--disk queues='{}' is not a number from 1 to {}", value, kMaximumDiskQueues);
-    disk.queues = static_cast<uint16_t>(queues);
+    disk.queues = static_cast<uint16_t>(*queues);
   } else if (key == "aio") {
     if (value == "io_uring") {
       disk.io = DiskIo::kIoUring;
@@ -138,7 +146,47 @@ Result<void> set_disk_field(DiskConfig& disk, std::string_view key, std::string_
   return {};
 }
 
+Result<void> set_net_field(NetConfig& nic, std::string_view key, std::string_view value) {
+  if (key == "tap") {
+    if (value.empty() || value.size() >= 16)
+      return fail("--net tap='{}': an interface name has 1 to 15 characters", value);
+    nic.tap = value;
+  } else if (key == "fd") {
+    int fd = -1;
+    auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), fd);
+    if (error != std::errc() || end != value.data() + value.size() || fd < 0)
+      return fail("--net fd='{}' is not a file descriptor number", value);
+    nic.fd = fd;
+  } else if (key == "mac") {
+    nic.mac = TRY_CONTEXT(parse_mac_address(value), "--net mac");
+  } else if (key == "queues") {
+    std::optional<uint32_t> queues = parse_count(value, kMaximumNetQueues);
+    if (!queues)
+      return fail("--net queues='{}' is not a number from 1 to {}", value, kMaximumNetQueues);
+    nic.queues = static_cast<uint16_t>(*queues);
+  } else {
+    return fail("--net has an unknown key '{}' (tap, fd, mac, queues)", key);
+  }
+  return {};
+}
+
 }  // namespace
+
+Result<std::optional<NetConfig>> parse_net(std::string_view text) {
+  if (text == "none") return std::nullopt;
+  NetConfig nic;
+  for (const std::string& field : split_list(text)) {
+    size_t equals = field.find('=');
+    if (equals == std::string::npos) return fail("--net '{}': '{}' is not KEY=VALUE", text, field);
+    TRY(set_net_field(nic, std::string_view(field).substr(0, equals),
+                      std::string_view(field).substr(equals + 1)));
+  }
+  if (nic.tap.empty() == (nic.fd < 0))
+    return fail("--net '{}' needs one of tap=NAME or fd=N", text);
+  if (nic.fd >= 0 && nic.queues > 1)
+    return fail("--net '{}': fd=N is one queue pair; queues=N needs tap=NAME", text);
+  return nic;
+}
 
 Result<DiskConfig> parse_disk(std::string_view text) {
   DiskConfig disk;
@@ -162,6 +210,27 @@ Result<void> validate_raw_options(const VmConfig& config) {
       return fail("--kernel-format raw needs --load-address, --entry and --entry-mode");
   } else if (any) {
     return fail("--load-address, --entry and --entry-mode go with --kernel-format raw");
+  }
+  return {};
+}
+
+Result<void> validate_nics(const VmConfig& config) {
+  if (config.no_network && !config.nics.empty())
+    return fail("--net none cannot go with another --net");
+  if (config.nics.size() > kMaximumNics)
+    return fail("{} NICs are more than the {} Wisp supports", config.nics.size(), kMaximumNics);
+  for (size_t i = 0; i < config.nics.size(); ++i) {
+    const NetConfig& nic = config.nics[i];
+    if (nic.fd >= 0 && ::fcntl(nic.fd, F_GETFD) < 0)
+      return fail_errno(fmt::format("--net fd={}", nic.fd));
+    for (size_t j = 0; j < i; ++j) {
+      if (!nic.tap.empty() && nic.tap == config.nics[j].tap)
+        return fail("--net tap={} is given twice", nic.tap);
+      if (nic.fd >= 0 && nic.fd == config.nics[j].fd)
+        return fail("--net fd={} is given twice", nic.fd);
+      if (nic.mac && nic.mac == config.nics[j].mac)
+        return fail("--net mac={} is given twice", format_mac_address(*nic.mac));
+    }
   }
   return {};
 }
@@ -194,6 +263,7 @@ Result<void> validate(const VmConfig& config, uint64_t host_memory) {
     if (::access(disk.path.c_str(), mode) != 0)
       return fail_errno(fmt::format("disk {}", disk.path));
   }
+  TRY(validate_nics(config));
   return {};
 }
 

@@ -2,11 +2,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "devices/block/disk_image.h"
+#include "devices/net/mac_address.h"
 #include "firmware/boot_config.h"
 #include "vmm/base/result.h"
 
@@ -36,6 +38,17 @@ struct DiskConfig {
 inline constexpr uint16_t kMaximumDiskQueues = 16;
 inline constexpr size_t kMaximumDisks = 16;
 
+// One --net: a virtio-net device on a TAP, named (tap=) or handed over open (fd=).
+struct NetConfig {
+  std::string tap;
+  int fd = -1;
+  std::optional<MacAddress> mac;  // default: derived from the TAP's name
+  uint16_t queues = 1;            // queue pairs at most; no more than --cpus are used
+};
+
+inline constexpr uint16_t kMaximumNetQueues = 16;
+inline constexpr size_t kMaximumNics = 8;
+
 struct VmConfig {
   std::string kernel_path;
   std::vector<std::string> initrd_paths;  // --initrd A,B: one module each
@@ -48,6 +61,8 @@ struct VmConfig {
   RawImageOptions raw;
   uint32_t timeout_seconds = 0;  // 0: none
   std::vector<DiskConfig> disks;
+  std::vector<NetConfig> nics;
+  bool no_network = false;  // --net none
 };
 
 inline constexpr uint64_t kMinimumMemoryBytes = 4ull << 20;
@@ -67,6 +82,8 @@ Result<uint64_t> parse_address(std::string_view text);
 // "path=IMG[,readonly=on][,serial=ID][,cache=writeback|none][,discard=on|off][,queues=N]
 // [,aio=io_uring|sync]".
 Result<DiskConfig> parse_disk(std::string_view text);
+// "tap=NAME[,mac=MAC][,queues=N]", "fd=N[,mac=MAC]", or "none" (nothing).
+Result<std::optional<NetConfig>> parse_net(std::string_view text);
 // "a,b,c" into its non-empty parts.
 std::vector<std::string> split_list(std::string_view text);
 

@@ -2,8 +2,10 @@
 
 #include "devices/block/io_uring_backend.h"
 #include "devices/block/sync_backend.h"
+#include "devices/net/tap.h"
 #include "devices/virtio/block.h"
 #include "devices/virtio/mmio_transport.h"
+#include "devices/virtio/net.h"
 #include "firmware/layout.h"
 
 namespace wisp {
@@ -90,13 +92,21 @@ Result<std::shared_ptr<Serial>> DeviceManager::add_serial(uint16_t port, uint32_
   return serial;
 }
 
-Result<void> DeviceManager::add_disk(const DiskConfig& disk) {
+Result<std::unique_ptr<DeviceManager::VirtioSlot>> DeviceManager::new_virtio_slot(std::string name,
+                                                                                  uint32_t& gsi) {
   auto slot = std::make_unique<VirtioSlot>();
-  slot->name = fmt::format("blk{}", disk_count_);
-  uint32_t gsi = TRY(allocate_gsi());
+  slot->name = std::move(name);
+  gsi = TRY(allocate_gsi());
   auto irq = std::make_unique<IrqfdLine>(TRY(EventFd::create()));
   TRY_CONTEXT(vm_.register_irqfd(gsi, irq->fd()), slot->name);
+  slot->irq = std::move(irq);
   slot->thread = TRY(DeviceThread::create("wisp-" + slot->name));
+  return slot;
+}
+
+Result<void> DeviceManager::add_disk(const DiskConfig& disk) {
+  uint32_t gsi = 0;
+  std::unique_ptr<VirtioSlot> slot = TRY(new_virtio_slot(fmt::format("blk{}", disk_count_), gsi));
 
   OpenedDisk opened = TRY_CONTEXT(
       open_disk(disk, uint32_t{disk.queues} * virtio::BlockDevice::kQueueSize), slot->name);
@@ -104,16 +114,48 @@ Result<void> DeviceManager::add_disk(const DiskConfig& disk) {
       slot->name,   opened.size_bytes, disk.access == DiskAccess::kReadOnly,
       disk.discard, disk.queues,       disk.serial};
   auto device = std::make_unique<virtio::BlockDevice>(
-      memory_, std::move(options), std::move(opened.backend), *irq, *slot->thread);
+      memory_, std::move(options), std::move(opened.backend), *slot->irq, *slot->thread);
   virtio::BlockDevice* block = device.get();
   TRY(slot->thread->watch(block->completion_fd(), [block] { block->complete_io(); }));
-  slot->irq = std::move(irq);
   slot->device = std::move(device);
   TRY(attach_virtio(*slot, gsi));
   log::debug("{}: {} ({} bytes, {} I/O)", slot->name, disk.path, opened.size_bytes,
              block->backend().name());
   virtio_.push_back(std::move(slot));
   ++disk_count_;
+  return {};
+}
+
+Result<void> DeviceManager::add_nic(const NetConfig& nic, uint32_t cpus) {
+  uint32_t gsi = 0;
+  std::unique_ptr<VirtioSlot> slot = TRY(new_virtio_slot(fmt::format("net{}", nic_count_), gsi));
+  // One queue pair per vCPU, as the guest's driver uses no more.
+  auto pairs = static_cast<uint16_t>(std::min<uint32_t>(nic.queues, cpus));
+  std::unique_ptr<Tap> tap =
+      TRY_CONTEXT(nic.fd >= 0 ? Tap::adopt(nic.fd) : Tap::open(nic.tap, pairs), slot->name);
+  Tap* backend = tap.get();
+  virtio::NetDeviceOptions options{slot->name, nic.mac.value_or(mac_address_for(tap->name())),
+                                   tap->mtu()};
+  log::debug("{}: tap {}{} ({} queue pairs, MTU {}, receive offloads {:#x}), MAC {}", slot->name,
+             tap->name(), tap->created() ? " (created)" : "", tap->queue_pairs(), tap->mtu(),
+             tap->supported_receive_offloads(), format_mac_address(options.mac));
+  DeviceThread* thread = slot->thread.get();
+  auto watch = [thread, backend, name = slot->name](uint16_t pair, bool on) {
+    if (auto set = thread->set_watching(backend->receive_fd(pair), on); !set)
+      log::error("{}: {}", name, set.error().message());
+  };
+  auto device = std::make_unique<virtio::NetDevice>(memory_, std::move(options), std::move(tap),
+                                                    *slot->irq, *thread, std::move(watch));
+  virtio::NetDevice* net = device.get();
+  for (uint16_t pair = 0; pair < backend->queue_pairs(); ++pair) {
+    int fd = backend->receive_fd(pair);
+    TRY(thread->watch(fd, [net, pair] { net->receive_ready(pair); }));
+    TRY(thread->set_watching(fd, false));  // until the driver has receive buffers
+  }
+  slot->device = std::move(device);
+  TRY(attach_virtio(*slot, gsi));
+  virtio_.push_back(std::move(slot));
+  ++nic_count_;
   return {};
 }
 

@@ -32,6 +32,8 @@ class DeviceManager {
   Result<std::shared_ptr<Serial>> add_serial(uint16_t port, uint32_t gsi, ByteSink& output);
   // A virtio-blk device for `disk`, on its own thread.
   Result<void> add_disk(const DiskConfig& disk);
+  // A virtio-net device on a TAP, with up to `cpus` queue pairs, on its own thread.
+  Result<void> add_nic(const NetConfig& nic, uint32_t cpus);
 
   const PlatformDescription& platform() const { return platform_; }
 
@@ -55,6 +57,8 @@ class DeviceManager {
   Result<uint32_t> allocate_gsi();
   // Places `slot.device` in a new window: bus, ioeventfds, description.
   Result<void> attach_virtio(VirtioSlot& slot, uint32_t gsi);
+  // A new slot named `name` with an interrupt line and a thread.
+  Result<std::unique_ptr<VirtioSlot>> new_virtio_slot(std::string name, uint32_t& gsi);
 
   const KvmVm& vm_;
   const GuestMemory& memory_;
@@ -66,6 +70,7 @@ class DeviceManager {
   std::vector<std::unique_ptr<IrqLine>> legacy_irqs_;
   std::vector<std::unique_ptr<VirtioSlot>> virtio_;
   uint32_t disk_count_ = 0;
+  uint32_t nic_count_ = 0;
 };
 
 }  // namespace wisp

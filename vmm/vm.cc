@@ -143,6 +143,7 @@ Result<void> Vm::create_devices() {
                     "ACPI PM"));
   TRY(port_bus_.add(kPostCodePort, 1, std::make_shared<NullDevice>(), "POST code"));
   for (const DiskConfig& disk : config_.disks) TRY(devices_->add_disk(disk));
+  for (const NetConfig& nic : config_.nics) TRY(devices_->add_nic(nic, config_.cpus));
   return {};
 }
 

@@ -69,3 +69,115 @@ TEST_CASE("host memory is read from /proc/meminfo") {
   REQUIRE(bytes);
   CHECK(*bytes > (64ull << 20));
 }
+
+TEST_CASE("net option: a TAP by name, an open TAP descriptor, or none") {
+  auto tap = parse_net("tap=tap0");
+  REQUIRE(tap);
+  REQUIRE(*tap);
+  CHECK((*tap)->tap == "tap0");
+  CHECK((*tap)->fd == -1);
+  CHECK_FALSE((*tap)->mac);
+  CHECK((*tap)->queues == 1);
+
+  auto full = parse_net("tap=t,mac=52:54:00:12:34:56,queues=4");
+  REQUIRE(full);
+  REQUIRE(*full);
+  CHECK((*full)->tap == "t");
+  REQUIRE((*full)->mac);
+  CHECK(*(*full)->mac == MacAddress{0x52, 0x54, 0x00, 0x12, 0x34, 0x56});
+  CHECK((*full)->queues == 4);
+
+  auto fd = parse_net("fd=3");
+  REQUIRE(fd);
+  REQUIRE(*fd);
+  CHECK((*fd)->fd == 3);
+  CHECK((*fd)->tap.empty());
+  CHECK((*fd)->queues == 1);
+  auto fd_mac = parse_net("fd=3,mac=02:00:00:00:00:01,queues=1");
+  REQUIRE(fd_mac);
+  REQUIRE(*fd_mac);
+  CHECK((*fd_mac)->mac);
+
+  auto none = parse_net("none");
+  REQUIRE(none);
+  CHECK_FALSE(*none);
+
+  CHECK((*parse_net("tap=abcdefghijklmno"))->tap.size() == 15);  // IFNAMSIZ - 1
+  CHECK((*parse_net("tap=t,queues=16"))->queues == 16);
+}
+
+TEST_CASE("net option: bad values name what is wrong") {
+  auto error = [](const char* text) {
+    auto nic = parse_net(text);
+    REQUIRE_FALSE(nic);
+    return nic.error().message();
+  };
+  CHECK_THAT(error("tap=t,fd=3"), Catch::Contains("one of tap=NAME or fd=N"));
+  CHECK_THAT(error("mac=52:54:00:12:34:56"), Catch::Contains("one of tap=NAME or fd=N"));
+  CHECK_THAT(error(""), Catch::Contains("one of tap=NAME or fd=N"));
+  CHECK_THAT(error("fd=3,queues=2"), Catch::Contains("queues=N needs tap=NAME"));
+  CHECK_THAT(error("tap=t,mac=01:00:5e:00:00:01"), Catch::Contains("multicast"));
+  CHECK_THAT(error("tap=t,mac=52:54:00:12:34"), Catch::Contains("--net mac"));
+  CHECK_THAT(error("tap=t,mac=00:00:00:00:00:00"), Catch::Contains("all zeros"));
+  CHECK_THAT(error("tap=t,queues=0"), Catch::Contains("from 1 to 16"));
+  CHECK_THAT(error("tap=t,queues=17"), Catch::Contains("from 1 to 16"));
+  CHECK_THAT(error("tap=t,queues=two"), Catch::Contains("queues='two'"));
+  CHECK_THAT(error("tap=t,vhost=on"), Catch::Contains("unknown key 'vhost'"));
+  CHECK_THAT(error("tap=t,queues"), Catch::Contains("not KEY=VALUE"));
+  CHECK_THAT(error("tap=abcdefghijklmnop"), Catch::Contains("1 to 15 characters"));
+  CHECK_THAT(error("tap="), Catch::Contains("1 to 15 characters"));
+  CHECK_THAT(error("fd=-1"), Catch::Contains("not a file descriptor"));
+  CHECK_THAT(error("fd=x"), Catch::Contains("not a file descriptor"));
+  CHECK_THAT(error("fd=99999999999"), Catch::Contains("not a file descriptor"));
+  CHECK_THAT(error("None"), Catch::Contains("not KEY=VALUE"));
+}
+
+TEST_CASE("net option: validation of the NICs together") {
+  VmConfig config;
+  config.kernel_path = "/proc/self/exe";
+  constexpr uint64_t kHost = 8ull << 30;
+  auto message = [&](const VmConfig& c) {
+    auto valid = validate(c, kHost);
+    REQUIRE_FALSE(valid);
+    return valid.error().message();
+  };
+  NetConfig tap0;
+  tap0.tap = "tap0";
+  NetConfig tap1;
+  tap1.tap = "tap1";
+
+  VmConfig good = config;
+  good.nics = {tap0, tap1};
+  CHECK(validate(good, kHost));
+  VmConfig none = config;
+  none.no_network = true;
+  CHECK(validate(none, kHost));
+
+  VmConfig bad = none;
+  bad.nics = {tap0};
+  CHECK_THAT(message(bad), Catch::Contains("--net none"));
+  bad = config;
+  bad.nics = {tap0, tap1, tap0};
+  CHECK_THAT(message(bad), Catch::Contains("tap=tap0 is given twice"));
+  bad = config;
+  tap0.mac = MacAddress{0x02, 0, 0, 0, 0, 1};
+  tap1.mac = tap0.mac;
+  bad.nics = {tap0, tap1};
+  CHECK_THAT(message(bad), Catch::Contains("mac=02:00:00:00:00:01 is given twice"));
+  bad = config;
+  bad.nics.assign(kMaximumNics + 1, NetConfig{});
+  for (size_t i = 0; i < bad.nics.size(); ++i) bad.nics[i].tap = "tap" + std::to_string(i);
+  CHECK_THAT(message(bad), Catch::Contains("more than"));
+
+  // fd=N must be open, and given once.
+  NetConfig by_fd;
+  by_fd.fd = 2;  // stderr: open in any test run
+  bad = config;
+  bad.nics = {by_fd};
+  CHECK(validate(bad, kHost));
+  bad.nics = {by_fd, by_fd};
+  CHECK_THAT(message(bad), Catch::Contains("fd=2 is given twice"));
+  by_fd.fd = 1 << 20;  // above any descriptor limit: never open
+  bad.nics = {by_fd};
+  CHECK_THAT(message(bad), Catch::Contains("--net fd=1048576"));
+}

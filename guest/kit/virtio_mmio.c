@@ -231,6 +231,10 @@ uint8_t virtio_config_read8(const struct virtio_device* dev, uint32_t offset) {
   return *(volatile uint8_t*)(uintptr_t)(dev->base + REG_CONFIG + offset);
 }
 
+uint16_t virtio_config_read16(const struct virtio_device* dev, uint32_t offset) {
+  return *(volatile uint16_t*)(uintptr_t)(dev->base + REG_CONFIG + offset);
+}
+
 uint32_t virtio_config_read32(const struct virtio_device* dev, uint32_t offset) {
   return reg_read(dev, REG_CONFIG + offset);
 }

@@ -99,6 +99,7 @@ void virtio_driver_ok(struct virtio_device* dev);
  * widths of §4.2.2.2; a 64-bit field as two 32-bit halves, again until ConfigGeneration says
  * that nothing changed in between (§2.4.1). */
 uint8_t virtio_config_read8(const struct virtio_device* dev, uint32_t offset);
+uint16_t virtio_config_read16(const struct virtio_device* dev, uint32_t offset);
 uint32_t virtio_config_read32(const struct virtio_device* dev, uint32_t offset);
 uint64_t virtio_config_read64(const struct virtio_device* dev, uint32_t offset);
 

@@ -11,7 +11,9 @@
 # Needs: wisp on PATH, vmlinuz, initramfs.cpio.gz, vmlinux (the ELF inside vmlinuz) and
 # rootfs.ext4 (tools/guest/build-rootfs.sh) in the current directory (or $WISP_CHECK_DIR),
 # vmlinuz-generic (Debian's generic kernel), POSIX sh (busybox or dash),
-# md5sum, du, e2fsprogs' debugfs and e2fsck on PATH, and its mke2fs at /usr/sbin/mke2fs.
+# iproute2's ip (busybox's has no tuntap), busybox's httpd, wget and ping, md5sum, du,
+# e2fsprogs' debugfs and e2fsck on PATH, and its mke2fs at /usr/sbin/mke2fs.
+# A file `only` beside this script, if there is one, lists the checks to run (the others skip).
 MARKER="wisp-guest: init reached"
 DIR=${WISP_CHECK_DIR:-.}
 WORK=$(mktemp -d)
@@ -73,6 +75,9 @@ progress() { echo "checks: $(date +%T) $*"; }
 check() {
     name=$1 options=$2
     shift 2
+    if [ -f "$DIR/only" ] && ! grep -qw "$name" "$DIR/only"; then
+        return
+    fi
     log=$WORK/$name.log input=$WORK/$name.in hostlog=$WORK/$name.host
     # The log exists before wisp starts: wait_for and wait_line never read a missing file.
     : >"$log"
@@ -223,6 +228,109 @@ check fstrim "--memory 512M --disk path=$WORK/trim.ext4,discard=on" \
 CMDLINE="console=ttyS0 panic=-1 quiet acpi=off"
 KERNEL=vmlinuz-generic check acpioff "--cpus 2 --memory 512M" \
     'echo "acpioff-cpus-$(grep -c ^processor /proc/cpuinfo) $(grep -c IO-APIC /proc/interrupts)"; reboot -f'
+
+# --- network: TAPs in the test host, each check on a subnet of its own -----------------------
+
+# iproute2's ip by its path: busybox sh runs its own applet (no tuntap) before PATH's.
+IP=/usr/sbin/ip
+# tap_up NAME ADDRESS/PREFIX [ip tuntap options]: a TAP with the host side's address, up
+tap_up() {
+    # shellcheck disable=SC2086 # options are words
+    "$IP" tuntap add "$1" mode tap $3 && "$IP" addr add "$2" dev "$1" && "$IP" link set "$1" up
+}
+tap_exists() { "$IP" link show "$1" >/dev/null 2>&1; }
+# serve DIR ADDRESS: busybox httpd in the foreground, in the background; its pid in $httpd_pid
+serve() { httpd -f -p "$2:8080" -h "$1" & httpd_pid=$!; }
+# thread_ticks NAME: user + system clock ticks of wisp's thread NAME so far
+thread_ticks() {
+    for task in /proc/"$pid"/task/*; do
+        [ "$(cat "$task/comm" 2>/dev/null)" = "$1" ] || continue
+        awk '{ print $14 + $15 }' "$task/stat"
+        return
+    done
+    echo 0
+}
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status"; }
+
+net_transfer() {  # the guest fetched the host's file; now the host fetches the guest's
+    echo "host.bin md5 $(md5_of "$WORK/www/host.bin")"
+    wait_line "serving-42" || return
+    wget -q -O "$WORK/guest.bin" http://10.0.2.2:8080/guest.bin
+    echo "guest.bin md5 $(md5_of "$WORK/guest.bin")"
+    echo go >&3
+}
+net_stop_server() { wait_exit "$pid"; kill "$httpd_pid"; }
+
+# The guest configures its address from ip= (tools/guest/init.sh), pings the host, and 8 MiB go
+# each way over TCP (HTTP), compared by checksum.
+mkdir -p "$WORK/www"
+dd if=/dev/urandom of="$WORK/www/host.bin" bs=1M count=8 2>/dev/null
+tap_up wtap0 10.0.2.1/24
+serve "$WORK/www" 10.0.2.1
+CMDLINE="console=ttyS0 panic=-1 quiet ip=10.0.2.2::10.0.2.1:255.255.255.0::eth0:off"
+check net "--memory 512M --net tap=wtap0" \
+    'ping -c 3 10.0.2.1 >/dev/null && echo "ping-ok-$((6 * 7))"; wget -q -O /tmp/host.bin http://10.0.2.1:8080/host.bin; echo "down-md5-$(md5sum </tmp/host.bin | cut -c1-32)"; mkdir -p /tmp/www; dd if=/dev/urandom of=/tmp/www/guest.bin bs=1M count=8 2>/dev/null; echo "up-md5-$(md5sum </tmp/www/guest.bin | cut -c1-32)"; httpd -p 8080 -h /tmp/www; echo "serving-$((6 * 7))"; read -r reply; poweroff -f' \
+    host:net_transfer host:net_stop_server
+"$IP" link del wtap0
+
+# Two NICs at once, each found by the MAC given on the command line.
+tap_up wtap1 10.0.3.1/24
+tap_up wtap2 10.0.4.1/24
+CMDLINE="console=ttyS0 panic=-1 quiet wisp.modules=virtio_mmio,virtio_net"
+check net2 "--memory 512M --net tap=wtap1,mac=02:00:00:00:03:02 --net tap=wtap2,mac=02:00:00:00:04:02" \
+    'for d in /sys/class/net/*; do case $(cat $d/address) in 02:00:00:00:03:02) a=${d##*/};; 02:00:00:00:04:02) b=${d##*/};; esac; done; echo "nics-$a-$b"; ip link set $a up; ip link set $b up; ip addr add 10.0.3.2/24 dev $a; ip addr add 10.0.4.2/24 dev $b; ping -c 2 10.0.3.1 >/dev/null && echo "nic1-ok-$((6 * 7))"; ping -c 2 10.0.4.1 >/dev/null && echo "nic2-ok-$((6 * 7))"; poweroff -f'
+"$IP" link del wtap1
+"$IP" link del wtap2
+
+# Two queue pairs on two vCPUs, on a TAP that wisp creates (multi-queue) and removes: traffic from
+# each vCPU goes out on its own pair (XPS), and the TAP sends each flow's replies back on the pair
+# it came from. wisp -v logs each pair's frames at exit.
+netmq_address() {
+    i=0
+    while ! tap_exists wtapm && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    "$IP" addr add 10.0.5.1/24 dev wtapm && echo "wtapm addressed"
+}
+netmq_gone() {
+    wait_exit "$pid"
+    kill "$httpd_pid"
+    tap_exists wtapm && echo "wtapm still exists" || echo "wtapm gone"
+}
+dd if=/dev/urandom of="$WORK/www/small.bin" bs=64k count=1 2>/dev/null
+CMDLINE="console=ttyS0 panic=-1 quiet ip=10.0.5.2::10.0.5.1:255.255.255.0::eth0:off"
+check netmq "-v --cpus 2 --memory 512M --net tap=wtapm,queues=2" \
+    host:netmq_address host:"serve $WORK/www 10.0.5.1" \
+    'echo "queues-$(ls /sys/class/net/eth0/queues | tr "\n" " ")"; for cpu in 1 2 1 2 1 2 1 2; do taskset $cpu ping -c 2 10.0.5.1 >/dev/null; taskset $cpu wget -q -O /dev/null http://10.0.5.1:8080/small.bin; done; echo "mq-done-$((6 * 7))"; poweroff -f' \
+    host:netmq_gone
+
+# The driver unloaded and loaded again (a device reset), and the link cycled: traffic goes on.
+tap_up wtapr 10.0.6.1/24
+CMDLINE="console=ttyS0 panic=-1 quiet ip=10.0.6.2::10.0.6.1:255.255.255.0::eth0:off"
+check netreload "--memory 512M --net tap=wtapr" \
+    'ping -c 2 10.0.6.1 >/dev/null && echo "before-ok-$((6 * 7))"; rmmod virtio_net; modprobe virtio_net; ip link set eth0 up; ip addr add 10.0.6.2/24 dev eth0; ping -c 2 10.0.6.1 >/dev/null && echo "reloaded-ok-$((6 * 7))"; ip link set eth0 down; ip link set eth0 up; ping -c 2 10.0.6.1 >/dev/null && echo "relinked-ok-$((6 * 7))"; poweroff -f'
+"$IP" link del wtapr
+
+# A guest that stops taking frames (its NIC down) while the host floods it: wisp's memory stays
+# flat, its device thread idles, and traffic flows again once the guest takes frames again.
+netflood_flood() {
+    wait_line "nic-down-42" || return
+    "$IP" neigh replace 10.0.7.2 lladdr 02:00:00:00:07:02 dev wtapf nud permanent
+    rss_before=$(rss_kib)
+    ping -q -c 20000 -i 0.001 -s 1400 -w 30 10.0.7.2 >/dev/null 2>&1
+    rss_after=$(rss_kib)
+    echo "wisp RSS KiB before the flood $rss_before after $rss_after"
+    echo "wtapf frames to the guest $(cat /sys/class/net/wtapf/statistics/tx_packets)" \
+        "dropped $(cat /sys/class/net/wtapf/statistics/tx_dropped)"
+    ticks_before=$(thread_ticks wisp-net0)
+    sleep 3
+    echo "wisp-net0 ticks in 3 s after the flood: $(($(thread_ticks wisp-net0) - ticks_before))"
+    echo go >&3
+}
+tap_up wtapf 10.0.7.1/24
+CMDLINE="console=ttyS0 panic=-1 quiet ip=10.0.7.2::10.0.7.1:255.255.255.0::eth0:off"
+check netflood "-v --memory 512M --net tap=wtapf,mac=02:00:00:00:07:02" \
+    'ping -c 1 10.0.7.1 >/dev/null; ip link set eth0 down; echo "nic-down-$((6 * 7))"; read -r reply; ip link set eth0 up; ping -c 2 10.0.7.1 >/dev/null && echo "after-flood-ok-$((6 * 7))"; poweroff -f' \
+    host:netflood_flood
+"$IP" link del wtapf
 
 # wisp killed (SIGKILL) right after the guest synced a file, while it writes and syncs another
 # over and over: nothing synced may be lost. It runs last: twice the test host stayed busy for

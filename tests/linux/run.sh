@@ -3,6 +3,7 @@
 # hardware KVM, otherwise inside the nested test host. Writes the console (all checks' serial
 # logs and statuses) to OUT_LOG for tests/linux/verify.sh.
 # usage: run.sh WISP_BINARY OUT_LOG
+# WISP_LINUX_CHECKS="net net2": only those checks (while working on them; ctest runs all).
 set -euo pipefail
 tools=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../tools" && pwd)
 wisp=$(readlink -f "$1") out=$2
@@ -19,6 +20,7 @@ cp "$root"/boot/vmlinuz-* "$payload/vmlinuz"
 "$tools/guest/build-rootfs.sh" --kernel "$root" --size 16M "$payload/rootfs.ext4"
 cp "$("$tools/guest/fetch-kernel.sh" --generic)"/boot/vmlinuz-* "$payload/vmlinuz-generic"
 cp "$(dirname "${BASH_SOURCE[0]}")/checks.sh" "$payload/run.sh"
+[[ -z "${WISP_LINUX_CHECKS:-}" ]] || echo "$WISP_LINUX_CHECKS" >"$payload/only"
 
 STALL_SECONDS=${WISP_CHECKS_STALL_SECONDS:-300}
 
@@ -29,7 +31,7 @@ run_testhost() {
     # In a session of its own, so that a stalled host goes down with all its processes.
     setsid "$tools/testhost/run.sh" --payload "$payload" --wisp "$wisp" --memory 8G \
         --timeout 1200 --include /usr/sbin/mke2fs --include /etc/mke2fs.conf \
-        --include /usr/sbin/debugfs --include /usr/sbin/e2fsck </dev/null >"$out" 2>&1 &
+        --include /usr/sbin/debugfs --include /usr/sbin/e2fsck --include /usr/sbin/ip </dev/null >"$out" 2>&1 &
     pid=$!
     while kill -0 "$pid" 2>/dev/null; do
         sleep 10
@@ -59,7 +61,8 @@ case $("$tools/testhost/kvm-kind.sh") in
         echo "linux checks: this /dev/kvm (PVM) cannot run a stock kernel; running wisp in the" \
              "nested test host" >&2
         # 8G of host memory so that the 6G guest fits; QEMU allocates it only as it is touched.
-        # e2fsprogs make and inspect the disk checks' images there. The emulated test host now
+        # e2fsprogs make and inspect the disk checks' images there; iproute2's ip makes the
+        # network checks' TAPs (busybox's has no tuntap). The emulated test host now
         # and then stalls for good, with earlier wisp builds too (its own timers stop: a check's
         # timeouts never fire, and QEMU sits idle). The whole run takes about 5 minutes and
         # prints a line at least every minute, so a run silent for STALL_SECONDS is ended and

@@ -102,6 +102,47 @@ case $name in
         # Both CPUs from the MP table, and interrupts (COM1's among them) through the I/O APIC.
         expect_line 'acpioff-cpus-2 [1-9][0-9]*'
         expect_status 4 ;;
+    net)
+        expect_line 'ping-ok-42'
+        host_md5=$(capture 'host: host.bin md5 \([0-9a-f]\{32\}\)')
+        [[ -n "$host_md5" ]] || fail "no checksum of the host's file"
+        expect_line "down-md5-$host_md5"
+        guest_md5=$(capture 'up-md5-\([0-9a-f]\{32\}\)')
+        [[ -n "$guest_md5" ]] || fail "no checksum of the guest's file"
+        expect_line "host: guest.bin md5 $guest_md5"
+        expect_status 0 ;;
+    net2)
+        expect_line 'nics-eth[0-9]-eth[0-9]'
+        expect_line 'nic1-ok-42'
+        expect_line 'nic2-ok-42'
+        expect_status 0 ;;
+    netmq)
+        expect_line 'host: wtapm addressed'
+        expect_line 'queues-rx-0 rx-1 tx-0 tx-1 '
+        expect_line 'mq-done-42'
+        # Both pairs carried frames each way.
+        for pair in 0 1; do
+            expect_line ".*net0: queue pair $pair: [1-9][0-9]* frames sent, [1-9][0-9]* received"
+        done
+        expect_line 'host: wtapm gone'
+        expect_status 0 ;;
+    netreload)
+        expect_line 'before-ok-42'
+        expect_line 'reloaded-ok-42'
+        expect_line 'relinked-ok-42'
+        expect_status 0 ;;
+    netflood)
+        before=$(capture 'host: wisp RSS KiB before the flood \([0-9]*\) after .*')
+        after=$(capture 'host: wisp RSS KiB before the flood [0-9]* after \([0-9]*\)')
+        [[ -n "$before" && -n "$after" ]] || fail "no RSS figures"
+        (( after - before < 1024 )) || fail "wisp's RSS grew from $before to $after KiB"
+        # The TAP counts as sent what wisp read, and as dropped what found its queue full.
+        dropped=$(capture 'host: wtapf frames to the guest [0-9]* dropped \([0-9]*\)')
+        (( ${dropped:-0} >= 100 )) || fail "the flood did not fill the TAP's queue (dropped '$dropped')"
+        ticks=$(capture 'host: wisp-net0 ticks in 3 s after the flood: \([0-9]*\)')
+        (( ${ticks:-999} < 30 )) || fail "wisp-net0 used $ticks ticks in 3 idle seconds"
+        expect_line 'after-flood-ok-42'
+        expect_status 0 ;;
     sigkill)
         # What the guest synced before wisp was killed is there after the journal's replay, in
         # a consistent filesystem.

@@ -10,6 +10,9 @@
 # for N < 0).
 # Kernel command line: wisp.modules=virtio_mmio,virtio_blk loads those modules (with their
 # dependencies, from /lib/modules/<release>) before the marker or the root's mount.
+# ip=CLIENT:SERVER:GATEWAY:NETMASK:HOSTNAME:DEVICE:off (the kernel's static form; Debian's
+# kernels have virtio_net as a module, so the kernel itself cannot) loads the NIC's modules and
+# configures DEVICE (default: the first NIC) before the marker or the root's mount.
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin HOME=/root
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -19,7 +22,7 @@ mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 hostname wisp-guest
 
-root="" rootfstype="" rootflags="" rootmode=ro rootwait=30 init=/sbin/init panic=""
+root="" rootfstype="" rootflags="" rootmode=ro rootwait=30 init=/sbin/init panic="" ip=""
 # shellcheck disable=SC2013 # words wanted
 for word in $(cat /proc/cmdline); do
     case $word in
@@ -31,6 +34,7 @@ for word in $(cat /proc/cmdline); do
         ro|rw) rootmode=$word ;;
         init=*) init=${word#*=} ;;
         panic=*) panic=${word#*=} ;;
+        ip=*) ip=${word#*=} ;;
         --) break ;;
     esac
 done
@@ -103,6 +107,58 @@ mount_root() {
     exec switch_root /newroot "$init"
 }
 
+# prefix_length NETMASK: 255.255.255.0 -> 24
+prefix_length() {
+    bits=0
+    for octet in $(echo "$1" | tr . ' '); do
+        while [ "$octet" -gt 0 ]; do
+            bits=$((bits + (octet & 1)))
+            octet=$((octet >> 1))
+        done
+    done
+    echo "$bits"
+}
+
+# first_nic: the first network interface that is not loopback, once there is one (5 s at most).
+first_nic() {
+    tenths=0
+    while [ "$tenths" -lt 50 ]; do
+        for dev in /sys/class/net/*; do
+            [ "${dev##*/}" != lo ] && [ -e "$dev" ] && { echo "${dev##*/}"; return; }
+        done
+        usleep 100000
+        tenths=$((tenths + 1))
+    done
+}
+
+configure_network() {
+    case $ip in
+        off|none) return ;;
+        dhcp|on|any|bootp|rarp|both)
+            echo "wisp-guest: ip=$ip: only the static form ip=CLIENT::GATEWAY:NETMASK::DEVICE:off is supported"
+            return ;;
+    esac
+    modprobe virtio_mmio
+    [ -n "$(ls /sys/bus/pci/devices 2>/dev/null)" ] && modprobe virtio_pci
+    modprobe virtio_net
+    old_ifs=$IFS
+    IFS=:
+    # shellcheck disable=SC2086 # split on colons
+    set -- $ip
+    IFS=$old_ifs
+    client=$1 gateway=$3 netmask=${4:-255.255.255.0} name=$5 device=$6
+    [ -n "$device" ] || device=$(first_nic)
+    if [ -z "$device" ] || [ ! -e "/sys/class/net/$device" ]; then
+        echo "wisp-guest: ip=$ip: no network interface ${device:-at all}"
+        return
+    fi
+    ip link set "$device" up
+    [ -n "$client" ] && ip addr add "$client/$(prefix_length "$netmask")" dev "$device"
+    [ -n "$gateway" ] && ip route add default via "$gateway"
+    [ -n "$name" ] && hostname "$name"
+}
+
+[ -n "$ip" ] && configure_network
 [ -n "$root" ] && mount_root
 echo "wisp-guest: init reached"
 # cttyhack opens the real console device (e.g. /dev/ttyS0) as the controlling tty, so the

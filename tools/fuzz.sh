@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets of tests/fuzz with clang 16 (libFuzzer, ASan, UBSan) in a build
-# directory of their own, then fuzzes virtio (the virtqueue walker and virtio-blk) for a while.
-# usage: tools/fuzz.sh [--fork N] [SECONDS]
-#   SECONDS    how long to fuzz (default 60)
-#   --fork N   N fuzzing processes at once (libFuzzer -fork; default 1)
-# The corpus grows in build-fuzz/corpus/virtio and starts from the seeds virtio_fuzz_seeds writes.
-# A finding (crash, sanitizer report, hang over 10 s) is saved as build-fuzz/artifacts/crash-* (or
-# timeout-*, leak-*) and the script exits non-zero; replay it with
-#   build-fuzz/tests/fuzz/virtio_fuzz build-fuzz/artifacts/crash-...
+# directory of their own, then fuzzes each for a share of the time:
+#   virtio  the virtqueue walker and virtio-blk against a hostile driver (virtio_fuzz);
+#   net     virtio-net against a hostile driver and a hostile network (net_fuzz).
+# usage: tools/fuzz.sh [--fork N] [--target NAME] [SECONDS]
+#   SECONDS        how long to fuzz in all, shared equally by the targets (default 60)
+#   --fork N       N fuzzing processes at once (libFuzzer -fork; default 1)
+#   --target NAME  fuzz only NAME (virtio or net), for all of SECONDS
+# Each target's corpus grows in build-fuzz/corpus/NAME and starts from the seeds its NAME_fuzz_seeds
+# program writes. A finding (crash, sanitizer report, hang over 10 s) is saved as
+# build-fuzz/artifacts/NAME-crash-* (or -timeout-*, -leak-*) and the script exits non-zero after
+# the remaining targets ran; replay it with
+#   build-fuzz/tests/fuzz/NAME_fuzz build-fuzz/artifacts/NAME-crash-...
 #
 # Why clang 16: libstdc++ 12's std::expected needs P0848 (conditionally trivial special members),
 # which clang 14 lacks; Debian 12 ships clang 16 and its runtime (libclang-rt-16-dev: libFuzzer
@@ -23,12 +27,18 @@ PACKAGES=(
     linux-libc-dev libfmt-dev libcli11-dev catch2 liburing-dev libseccomp-dev  # to configure Wisp
 )
 
+TARGETS=(virtio net)
+
 main() {
-    local seconds=60 fork=1
+    local seconds=60 fork=1 targets=("${TARGETS[@]}")
     while [[ $# -gt 0 ]]; do
         case $1 in
             --fork) fork=${2:?--fork needs a number}; shift ;;
-            -h|--help) sed -n '2,10p' "$0" >&2; exit 2 ;;
+            --target)
+                [[ " ${TARGETS[*]} " == *" ${2:-} "* ]] ||
+                    die "--target needs one of ${TARGETS[*]}, not '${2:-}'"
+                targets=("$2"); shift ;;
+            -h|--help) sed -n '2,15p' "$0" >&2; exit 2 ;;
             -*) die "unknown option $1" ;;
             *) seconds=$1 ;;
         esac
@@ -51,22 +61,35 @@ main() {
     cmake -S "$top" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DCMAKE_CXX_COMPILER=clang++-16 -DWISP_FUZZ=ON >&2
     # Only the fuzz targets and the libraries they use: the rest of Wisp is built with g++.
-    cmake --build "$dir" --parallel "$(nproc)" --target virtio_fuzz virtio_fuzz_seeds >&2
+    local build_targets=() name
+    for name in "${targets[@]}"; do build_targets+=("${name}_fuzz" "${name}_fuzz_seeds"); done
+    cmake --build "$dir" --parallel "$(nproc)" --target "${build_targets[@]}" >&2
 
-    local seeds=$dir/seeds/virtio corpus=$dir/corpus/virtio artifacts=$dir/artifacts
-    rm -rf "$seeds"
-    mkdir -p "$seeds" "$corpus" "$artifacts"
-    "$dir/tests/fuzz/virtio_fuzz_seeds" "$seeds"
-
-    log "fuzzing virtio for ${seconds}s ($fork process(es)); corpus in $corpus"
-    local fork_args=()
+    # Each target gets an equal share of the time, at least a second.
+    local share=$(( seconds / ${#targets[@]} ))
+    [[ $share -ge 1 ]] || share=1
+    local fork_args=() found=()
     [[ $fork -gt 1 ]] && fork_args=(-fork="$fork")
-    # New inputs go to the first directory; the seeds are read only.
-    if ! "$dir/tests/fuzz/virtio_fuzz" "${fork_args[@]}" -max_total_time="$seconds" -timeout=10 \
-            -artifact_prefix="$artifacts/" -print_final_stats=1 "$corpus" "$seeds" >&2; then
-        die "the fuzzer found something: see $artifacts"
-    fi
-    log "no finding in ${seconds}s; corpus: $(find "$corpus" -type f | wc -l) inputs"
+    local artifacts=$dir/artifacts
+    mkdir -p "$artifacts"
+    for name in "${targets[@]}"; do
+        local seeds=$dir/seeds/$name corpus=$dir/corpus/$name
+        rm -rf "$seeds"
+        mkdir -p "$seeds" "$corpus"
+        "$dir/tests/fuzz/${name}_fuzz_seeds" "$seeds"
+
+        log "fuzzing $name for ${share}s ($fork process(es)); corpus in $corpus"
+        # New inputs go to the first directory; the seeds are read only.
+        if ! "$dir/tests/fuzz/${name}_fuzz" "${fork_args[@]}" -max_total_time="$share" \
+                -timeout=10 -artifact_prefix="$artifacts/$name-" -print_final_stats=1 \
+                "$corpus" "$seeds" >&2; then
+            warn "the $name fuzzer found something: see $artifacts/$name-*"
+            found+=("$name")
+            continue
+        fi
+        log "$name: no finding in ${share}s; corpus: $(find "$corpus" -type f | wc -l) inputs"
+    done
+    [[ ${#found[@]} -eq 0 ]] || die "findings from: ${found[*]} (in $artifacts)"
 }
 
 main "$@"

@@ -115,8 +115,8 @@ TEST_CASE("a guest resolves the host's address and pings it across a TAP", "[kvm
 
 TEST_CASE("a guest without receive buffers is flooded, then takes what waited",
           "[kvm][virtio-net]") {
-  // The guest posts no receive buffer for 2 s while the host sends it UDP datagrams for 1 s, far
-  // more than the TAP's queue of 1000 holds: the device must stop reading (no busy loop on a
+  // The guest posts no receive buffer for 5 s while the host sends it UDP datagrams for 1 s, far
+  // more than the TAP's queue holds: the device must stop reading (no busy loop on a
   // readable TAP, no unbounded buffering), then pass on what waited, whole and in order.
   const std::string script =
       "flood=$1; shift; " + kMakeTap +
@@ -133,7 +133,7 @@ TEST_CASE("a guest without receive buffers is flooded, then takes what waited",
       "done\n"
       "wait $wisp";
   std::vector<std::string> args = {UDP_FLOOD};
-  auto run = wisp_run("virtio_net.pvh.elf", kPingCmdline + " hold=2000",
+  auto run = wisp_run("virtio_net.pvh.elf", kPingCmdline + " hold=5000",
                       {"tap=wt0,mac=02:11:22:33:44:55"});
   args.insert(args.end(), run.begin(), run.end());
   auto result = in_network_namespace(script, args);

@@ -4,12 +4,12 @@
 // and the control queue are served here. Everything runs on the device's worker thread, woken by
 // the queues' notifications and by the back end's receive descriptors becoming readable.
 //
-// Receive: a frame is read from the back end into the device's buffer only when the guest has
-// posted a receive buffer, and copied into the guest's buffers once enough are there for it, so
-// frames that the guest does not take wait in the TAP (bounded by its queue) and the device's
-// memory stays what it was at start. Transmit: each chain is checked and written to the TAP
-// straight from guest memory, the header from a checked copy; the guest is interrupted once per
-// batch.
+// Receive: a frame is read from the back end into the device's buffer (one per queue pair,
+// allocated at start) and copied into the guest's buffers once enough are there for it. While
+// that frame waits, nothing more is read: frames the guest does not take wait in the TAP
+// (bounded by its queue), and the device neither spins nor grows. Transmit: each chain is checked
+// and written to the TAP straight from guest memory, the header from a checked copy; the guest is
+// interrupted once per batch.
 #pragma once
 
 #include <sys/uio.h>

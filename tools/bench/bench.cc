@@ -1,7 +1,8 @@
 // wisp-bench: Wisp beside QEMU on the same tiny guests, in the same run. Each figure is measured
 // --runs times for each VMM; the table shows min / median / max and the ratio of the medians,
 // and --json writes them for a later `wisp-bench compare OLD.json NEW.json`. --samples adds
-// figures measured elsewhere (the Linux boots of linux-boot-time.sh) to the table and the JSON.
+// figures measured elsewhere (the Linux guests of linux-boot-time.sh, linux-disk.sh and
+// linux-net.sh) to the table and the JSON.
 //
 // Figures (host KVM): start-up to the first serial line and to exit; peak RSS (VmHWM at exit)
 // and the VMM's own overhead (RSS beside the guest's pages, from smaps); the cost of one port and
@@ -466,9 +467,12 @@ std::vector<Figure> read_samples(const std::string& path) {
   return figures;
 }
 
-// The third column: the floor of an exit (a bare KVM_RUN loop) or the host's own read of a disk.
+// The third column: the floor of an exit (a bare KVM_RUN loop), the host's own read of a disk, or
+// QEMU with vhost-net for a Linux guest's network (linux-net.sh --samples: VMM qemu-vhost).
 const char* reference_of(const Figure& f) {
-  return f.by_vmm.count("host") ? "host" : "floor";
+  if (f.by_vmm.count("host")) return "host";
+  if (f.by_vmm.count("qemu-vhost")) return "qemu-vhost";
+  return "floor";
 }
 
 std::string ratio(const Figure& f, const std::string& of, const std::string& to) {
@@ -479,7 +483,7 @@ std::string ratio(const Figure& f, const std::string& of, const std::string& to)
 void print_table(const std::vector<Figure>& figures, int runs) {
   fmt::print("{} runs per figure; min / median / max\n", runs);
   fmt::print("{:<36} {:<6} {:<30} {:<30} {:<30} {:<10} {}\n", "figure", "unit", "wisp", "qemu",
-             "floor (KVM_RUN loop) or host", "wisp/qemu", "wisp/floor or host");
+             "floor, host or qemu-vhost", "wisp/qemu", "wisp/(floor, host or vhost)");
   for (const Figure& f : figures) {
     const char* reference = reference_of(f);
     fmt::print("{:<36} {:<6} {:<30} {:<30} {:<30} {:<10} {}\n", f.name, f.unit, cell(f, "wisp"),
@@ -515,7 +519,7 @@ std::map<std::string, std::map<std::string, double>> read_medians(const std::str
     size_t name_end = line.find("\": {\"unit\"");
     if (name_end == std::string::npos) continue;
     std::string name = line.substr(line.find('"') + 1, name_end - line.find('"') - 1);
-    for (const char* vmm : {"wisp", "qemu", "floor", "host"}) {
+    for (const char* vmm : {"wisp", "qemu", "floor", "host", "qemu-vhost"}) {
       size_t at = line.find(fmt::format("\"{}\": [", vmm));
       double min, median, max;
       if (at != std::string::npos && std::sscanf(line.c_str() + line.find('[', at),

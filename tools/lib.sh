@@ -136,6 +136,21 @@ stage_busybox() {
     mknod -m 600 "$dir/dev/console" c 5 1 2>/dev/null || true
 }
 
+# elf_libraries FILE: the shared libraries (and loader) ldd lists for FILE; nothing for a
+# static binary or a script.
+elf_libraries() {
+    ldd "$1" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' || true
+}
+
+# stage_files STAGE < paths: copies each file (dereferenced) to STAGE/path.
+stage_files() {
+    local stage=$1 file
+    while read -r file; do
+        mkdir -p "$stage$(dirname "$file")"
+        cp -L "$file" "$stage$file" || die "cannot copy $file"
+    done
+}
+
 # pack_cpio DIR OUT [gzip|none]: a newc archive of DIR's contents, owned by root.
 pack_cpio() {
     local dir=$1 out=$2 compress=${3:-gzip}

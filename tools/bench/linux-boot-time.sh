@@ -9,8 +9,8 @@
 # otherwise inside the nested test host (tools/testhost/run.sh); it prints which.
 set -euo pipefail
 WISP_PROG=linux-boot-time
-# shellcheck source=lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+# shellcheck source=linux-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/linux-lib.sh"
 
 usage() {
     cat >&2 <<USAGE
@@ -41,10 +41,8 @@ build_timer() {  # prints the path of the static boot-timer, compiled when its s
 }
 
 make_payload() {  # make_payload DIR WHERE QEMU WISP RUNS WARMUP MEMORY CLOCK
-    local dir=$1 root
-    root=$("$WISP_TOOLS/guest/fetch-kernel.sh")
-    cp "$root"/boot/vmlinuz-* "$dir/vmlinuz"
-    "$WISP_TOOLS/guest/build-initramfs.sh" --kernel "$root" "$dir/initramfs.cpio.gz"
+    local dir=$1
+    guest_kernel "$dir"
     cp "$(build_timer)" "$dir/boot-timer"
     cp "$WISP_TOOLS/bench/linux-boot-time-payload.sh" "$dir/run.sh"
     {
@@ -54,40 +52,12 @@ make_payload() {  # make_payload DIR WHERE QEMU WISP RUNS WARMUP MEMORY CLOCK
     } >"$dir/bench.env"
 }
 
-# Passes the payload's output through, less its "sample" lines, which go to FILE if one is
-# given. The console of the test host ends lines with \r\n.
-keep_samples() {  # keep_samples SCRATCH FILE
-    tr -d '\r' | tee "$1" | sed '/^sample /d'
-    if [[ -n "$2" ]]; then sed -n 's/^sample //p' "$1" >"$2"; fi
-}
-
 main() {
     local wisp="" runs=3 warmup=1 memory=512M force_testhost=0 samples=""
-    while [[ $# -gt 0 ]]; do
-        case $1 in
-            --wisp|--runs|--warmup|--memory|--samples)
-                [[ $# -ge 2 ]] || { echo "$0: $1 needs a value" >&2; usage; }
-                case $1 in
-                    --wisp) wisp=$2 ;;
-                    --runs) runs=$2 ;;
-                    --warmup) warmup=$2 ;;
-                    --memory) memory=$2 ;;
-                    --samples) samples=$2 ;;
-                esac
-                shift 2 ;;
-            --testhost) force_testhost=1; shift ;;
-            -h|--help) usage ;;
-            *) echo "$0: unknown argument $1" >&2; usage ;;
-        esac
-    done
-    [[ "$runs" =~ ^[1-9][0-9]*$ ]] || die "--runs needs a positive whole number, not $runs"
+    parse_options "--wisp --runs --warmup --memory --samples" "$@"
+    positive --runs "$runs"
     [[ "$warmup" =~ ^[0-9]+$ ]] || die "--warmup needs a whole number, not $warmup"
-    if [[ -n "$wisp" ]]; then
-        [[ -x "$wisp" ]] || die "--wisp $wisp: not an executable file"
-        wisp=$(realpath "$wisp")
-    else
-        log "note: no --wisp given; timing QEMU only"
-    fi
+    wisp=$(checked_wisp "$wisp")
     ensure_packages qemu-system-x86
 
     local payload kind

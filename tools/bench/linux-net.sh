@@ -14,8 +14,8 @@
 # does) is ended after STALL_SECONDS of silence, and the boots it finished are summed up.
 set -euo pipefail
 WISP_PROG=linux-net
-# shellcheck source=lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+# shellcheck source=linux-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/linux-lib.sh"
 
 usage() {
     cat >&2 <<USAGE
@@ -41,49 +41,11 @@ MAC=02:00:00:00:99:02
 CMDLINE="console=ttyS0 quiet panic=-1 rdinit=/net-bench wisp.modules=virtio_mmio,virtio_net"
 CMDLINE+=" ip=$GUEST_ADDR::$HOST_ADDR:$NETMASK::eth0:off wisp.iperf_port=$PORT"
 
-elf_libraries() {  # the shared libraries (and loader) ldd lists for a binary
-    ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
-}
-
-# The part of the guest's initramfs that holds iperf3 and ethtool (for the NIC's counters): the
-# binaries and their libraries at their paths, /net-bench.libs (the libraries' directories, for
-# LD_LIBRARY_PATH) and /net-bench (the guest's init). Uncompressed (the guest unpacks it faster),
-# cached by content.
-GUEST_BINARIES=(/usr/bin/iperf3 /usr/sbin/ethtool)
-guest_part() {
-    local libs=() key out stage file
-    mapfile -t libs < <(for file in "${GUEST_BINARIES[@]}"; do elf_libraries "$file"; done | sort -u)
-    [[ ${#libs[@]} -gt 0 ]] || die "ldd lists no libraries for ${GUEST_BINARIES[*]}"
-    key=$(sha256_of "$WISP_TOOLS/bench/linux-net-guest.sh" "$WISP_TOOLS/bench/linux-net.sh" \
-        "${GUEST_BINARIES[@]}" "${libs[@]}" | cut -c1-16)
-    out="$(cache_dir bench)/net-initramfs-$key.cpio"
-    if [[ ! -f "$out" ]]; then
-        stage=$(mktemp -d)
-        for file in "${GUEST_BINARIES[@]}" "${libs[@]}"; do
-            mkdir -p "$stage$(dirname "$file")"
-            cp -L "$file" "$stage$file"
-        done
-        printf '%s\n' "${libs[@]}" | xargs -n1 dirname | sort -u >"$stage/net-bench.libs"
-        install -m 755 "$WISP_TOOLS/bench/linux-net-guest.sh" "$stage/net-bench"
-        pack_cpio "$stage" "$out" none
-        rm -rf "$stage"
-        prune_cache "$(dirname "$out")" net-initramfs-
-    fi
-    printf '%s\n' "$out"
-}
-
 make_payload() {  # make_payload DIR WHERE QEMU WISP RUNS SECONDS PINGS MEMORY IP IPERF3
-    local dir=$1 root part
-    root=$("$WISP_TOOLS/guest/fetch-kernel.sh")
-    cp "$root"/boot/vmlinuz-* "$dir/vmlinuz"
-    "$WISP_TOOLS/guest/build-initramfs.sh" --kernel "$root" "$dir/initramfs.cpio.gz"
-    part=$(guest_part)
-    # The default initramfs (gzip), padded with zeroes (which the kernel skips between
-    # archives), then the iperf3 archive: later entries are added to the same root.
-    cp "$dir/initramfs.cpio.gz" "$dir/initramfs.img"
-    truncate -s %512 "$dir/initramfs.img"
-    cat "$part" >>"$dir/initramfs.img"
-    rm "$dir/initramfs.cpio.gz"
+    local dir=$1
+    # ethtool for the NIC's counters.
+    guest_with_binaries "$dir" net "$WISP_TOOLS/bench/linux-net-guest.sh" /usr/bin/iperf3 \
+        /usr/sbin/ethtool
     cp "$WISP_TOOLS/bench/linux-net-payload.sh" "$dir/run.sh"
     # Each boot: the kernel, four iperf3 runs of 1 + SECONDS (and their start), the pings, on an
     # emulated machine (about 30 s for the defaults there).
@@ -96,13 +58,6 @@ make_payload() {  # make_payload DIR WHERE QEMU WISP RUNS SECONDS PINGS MEMORY I
         printf 'CMDLINE=%q\n' "$CMDLINE wisp.iperf_seconds=$6 wisp.ping_count=$7"
     } >"$dir/bench.env"
     printf '%s\n' "$boot_timeout"
-}
-
-# Passes the payload's output through, less its "sample" and "record" lines; the samples go to
-# FILE if one is given. The console of the test host ends lines with \r\n.
-keep_samples() {  # keep_samples SCRATCH FILE
-    sed -u 's/\r$//' | tee "$1" | sed -u '/^sample /d; /^record /d'
-    if [[ -n "$2" ]]; then sed -n 's/^sample //p' "$1" >"$2"; fi
 }
 
 # The emulated test host now and then stalls for good (its timers stop, QEMU sits idle; with
@@ -148,33 +103,11 @@ run_testhost() {  # run_testhost PAYLOAD SAMPLES ARGS...: the test host, watched
 
 main() {
     local wisp="" runs=5 seconds=3 pings=20 memory=512M force_testhost=0 samples=""
-    while [[ $# -gt 0 ]]; do
-        case $1 in
-            --wisp|--runs|--seconds|--pings|--memory|--samples)
-                [[ $# -ge 2 ]] || { echo "$0: $1 needs a value" >&2; usage; }
-                case $1 in
-                    --wisp) wisp=$2 ;;
-                    --runs) runs=$2 ;;
-                    --seconds) seconds=$2 ;;
-                    --pings) pings=$2 ;;
-                    --memory) memory=$2 ;;
-                    --samples) samples=$2 ;;
-                esac
-                shift 2 ;;
-            --testhost) force_testhost=1; shift ;;
-            -h|--help) usage ;;
-            *) echo "$0: unknown argument $1" >&2; usage ;;
-        esac
-    done
-    [[ "$runs" =~ ^[1-9][0-9]*$ ]] || die "--runs needs a positive whole number, not $runs"
-    [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || die "--seconds needs a positive whole number, not $seconds"
-    [[ "$pings" =~ ^[1-9][0-9]*$ ]] || die "--pings needs a positive whole number, not $pings"
-    if [[ -n "$wisp" ]]; then
-        [[ -x "$wisp" ]] || die "--wisp $wisp: not an executable file"
-        wisp=$(realpath "$wisp")
-    else
-        log "note: no --wisp given; measuring QEMU only"
-    fi
+    parse_options "--wisp --runs --seconds --pings --memory --samples" "$@"
+    positive --runs "$runs"
+    positive --seconds "$seconds"
+    positive --pings "$pings"
+    wisp=$(checked_wisp "$wisp")
     ensure_packages qemu-system-x86 iperf3 ethtool iproute2 cpio
 
     local payload kind boot_timeout

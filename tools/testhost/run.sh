@@ -76,10 +76,6 @@ static_part() {  # static_part KERNEL_ROOT MODULE...: prints the cached .cpio.gz
 
 # --- included files: binaries with their libraries, directories (cached by stat) ----------
 
-elf_libraries() {  # the shared libraries (and loader) ldd lists for a binary, if any
-    ldd "$1" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' || true
-}
-
 qemu_firmware_dirs() {  # qemu_firmware_dirs QEMU: its data directories (-L help)
     "$1" -L help 2>/dev/null | while read -r dir; do
         [[ -d "$dir" ]] && realpath -s -m "$dir"
@@ -107,14 +103,6 @@ manifest_of() {  # manifest_of PATH: absolute paths of the files PATH brings alo
             files_under "$dir"
         done
     fi
-}
-
-stage_files() {  # stage_files STAGE < paths: copies each file (dereferenced) to STAGE/path
-    local stage=$1 file
-    while read -r file; do
-        mkdir -p "$stage$(dirname "$file")"
-        cp -L "$file" "$stage$file" || die "cannot copy $file"
-    done
 }
 
 include_part() {  # include_part PATH...: prints the cached uncompressed .cpio ("" if none)

@@ -3,6 +3,9 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <chrono>
+#include <optional>
+
 #include "vmm/base/log.h"
 #include "vmm/cli.h"
 #include "vmm/exit_status.h"
@@ -23,8 +26,12 @@ void use_small_thread_stacks() {
   pthread_attr_destroy(&attributes);
 }
 
-// Builds and runs the VM, again after a guest reboot when asked to.
+// Builds and runs the VM, again after a guest reboot when asked to. --timeout is one deadline
+// for all of it: a guest that reboots in a loop still times out.
 int run_vm(const wisp::VmConfig& config, wisp::BootTiming* timing) {
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  if (config.timeout_seconds > 0)
+    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config.timeout_seconds);
   while (true) {
     auto vm = wisp::Vm::create(config, timing);
     if (!vm) {
@@ -32,7 +39,7 @@ int run_vm(const wisp::VmConfig& config, wisp::BootTiming* timing) {
       return wisp::kExitError;
     }
     if (timing) timing->mark(wisp::BootTiming::Phase::kBuilt);
-    auto reason = (*vm)->run();
+    auto reason = (*vm)->run(deadline);
     bool restarting = reason && reason->kind == wisp::StopKind::kReset &&
                       config.on_reboot == wisp::RebootAction::kRestart;
     if (!restarting) wisp::hand_off_kvm_teardown((*vm)->kvm_fds());

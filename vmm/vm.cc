@@ -21,13 +21,19 @@ namespace {
 constexpr uint16_t kPostCodePort = 0x80;
 constexpr size_t kMaxUnhandledAddressesLogged = 32;
 
-// A timerfd that becomes readable once, `seconds` from now.
-Result<Fd> start_timeout_timer(uint32_t seconds) {
+// A timerfd that becomes readable once, at `deadline` (steady_clock is CLOCK_MONOTONIC), or at
+// once if it has passed.
+Result<Fd> start_timeout_timer(std::chrono::steady_clock::time_point deadline) {
   Fd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
   if (!timer.valid()) return fail_errno("timerfd_create");
+  auto since_epoch =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch());
   itimerspec when{};
-  when.it_value.tv_sec = seconds;
-  if (::timerfd_settime(timer.get(), 0, &when, nullptr) < 0) return fail_errno("timerfd_settime");
+  when.it_value.tv_sec = since_epoch.count() / 1'000'000'000;
+  when.it_value.tv_nsec = since_epoch.count() % 1'000'000'000;
+  if (when.it_value.tv_sec == 0 && when.it_value.tv_nsec == 0) when.it_value.tv_nsec = 1;
+  if (::timerfd_settime(timer.get(), TFD_TIMER_ABSTIME, &when, nullptr) < 0)
+    return fail_errno("timerfd_settime");
   return timer;
 }
 
@@ -176,7 +182,7 @@ Result<void> Vm::create_vcpus() {
   return {};
 }
 
-Result<StopReason> Vm::run() {
+Result<StopReason> Vm::run(std::optional<std::chrono::steady_clock::time_point> deadline) {
   // SIGINT and SIGTERM arrive through a signalfd; every thread created below inherits the mask.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -197,8 +203,8 @@ Result<StopReason> Vm::run() {
   }
 
   Fd timer;
-  if (config_.timeout_seconds > 0) {
-    timer = TRY(start_timeout_timer(config_.timeout_seconds));
+  if (deadline) {
+    timer = TRY(start_timeout_timer(*deadline));
     TRY(loop_.watch(timer.get(), [this] { request_stop({StopKind::kTimeout}); }));
   }
 

@@ -2,6 +2,9 @@
 // loaded kernel and one thread per vCPU. run() serves it until it stops and says why.
 #pragma once
 
+#include <chrono>
+#include <optional>
+
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -30,7 +33,9 @@ class Vm final : public VmStopper, public VcpuExitHandler {
   ~Vm() override;
 
   // Runs the vCPUs and the console until the guest or the host stops the VM.
-  Result<StopReason> run();
+  // `deadline` (CLOCK_MONOTONIC, from --timeout) is one for the whole run: a restarted guest
+  // keeps the first boot's.
+  Result<StopReason> run(std::optional<std::chrono::steady_clock::time_point> deadline);
 
   void request_stop(StopReason reason) override;
 

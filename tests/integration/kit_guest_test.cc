@@ -128,6 +128,23 @@ TEST_CASE("statuses: the guest's exit code, a triple fault, a timeout", "[kvm][k
   CHECK(spin.status == 8);
 }
 
+TEST_CASE("timeout: one deadline across guest reboots", "[kvm][kit]") {
+  // A guest that resets at once, restarted each time: without one deadline for the whole run it
+  // would restart until run_process gave up on it (status -1, not 8).
+  auto looping = boot({"--kernel", kit_guest("exit_code.pvh.elf"), "--cmdline", "reset",
+                       "--on-reboot", "restart", "--timeout", "2"});
+  CHECK(looping.status == 8);
+  // It did reboot, many times.
+  size_t boots = 0;
+  for (size_t at = looping.out.find("resetting"); at != std::string::npos;
+       at = looping.out.find("resetting", at + 1))
+    ++boots;
+  CHECK(boots > 2);
+
+  auto once = boot({"--kernel", kit_guest("exit_code.pvh.elf"), "--cmdline", "reset"});
+  CHECK(once.status == 4);  // without --on-reboot restart, a reset ends the run
+}
+
 TEST_CASE("serial tee mode writes the console to the terminal and a file", "[kvm][kit]") {
   char path[] = "/tmp/wisp-tee-XXXXXX";
   int fd = ::mkstemp(path);

@@ -56,8 +56,9 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
                     "A raw kernel's entry point (with --kernel-format raw)");
   add_parsed_option(run, "--entry-mode", config.raw.entry_mode, parse_entry_mode,
                     "real, protected or long: how a raw kernel is entered");
-  run->add_option("--timeout", config.timeout_seconds,
-                  "Stop the guest after this many seconds (exit status 8); 0: never")
+  run->add_option(
+         "--timeout", config.timeout_seconds,
+         "Stop the guest after this many seconds, reboots included (exit status 8); 0: never")
       ->capture_default_str();
   add_parsed_option(run, "--on-reboot", config.on_reboot, parse_reboot_action,
                     "What a guest reboot does: exit (default) or restart");

@@ -237,7 +237,7 @@ Result<void> validate_nics(const VmConfig& config) {
 
 }  // namespace
 
-Result<void> validate(const VmConfig& config, uint64_t host_memory) {
+Result<void> validate(const VmConfig& config) {
   if (config.kernel_path.empty()) return fail("--kernel is required");
   if (::access(config.kernel_path.c_str(), R_OK) != 0)
     return fail_errno(fmt::format("kernel {}", config.kernel_path));
@@ -251,9 +251,9 @@ Result<void> validate(const VmConfig& config, uint64_t host_memory) {
     return fail("--memory {} MiB is too small (at least {} MiB)", config.memory_bytes >> 20,
                 kMinimumMemoryBytes >> 20);
   if (config.memory_bytes % 4096 != 0) return fail("--memory must be a whole number of pages");
-  if (config.memory_bytes > host_memory)
-    return fail("--memory {} MiB is more than this host has ({} MiB)", config.memory_bytes >> 20,
-                host_memory >> 20);
+  if (config.memory_bytes > kMaximumMemoryBytes)
+    return fail("--memory {} GiB is more than Wisp supports ({} GiB)", config.memory_bytes >> 30,
+                kMaximumMemoryBytes >> 30);
   if (config.cmdline.find('\0') != std::string::npos)
     return fail("the kernel command line contains a NUL byte");
   if (config.disks.size() > kMaximumDisks)
@@ -265,6 +265,14 @@ Result<void> validate(const VmConfig& config, uint64_t host_memory) {
   }
   TRY(validate_nics(config));
   return {};
+}
+
+std::optional<std::string> memory_warning(const VmConfig& config, uint64_t host_memory) {
+  if (config.memory_bytes <= host_memory) return std::nullopt;
+  return fmt::format(
+      "--memory {} MiB is more than this host has ({} MiB): guest RAM is taken only as the guest "
+      "touches it, and a guest that touches it all will run the host out of memory",
+      config.memory_bytes >> 20, host_memory >> 20);
 }
 
 Result<uint64_t> host_memory_bytes() {

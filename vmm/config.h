@@ -67,6 +67,8 @@ struct VmConfig {
 
 inline constexpr uint64_t kMinimumMemoryBytes = 4ull << 20;
 inline constexpr uint32_t kMaximumCpus = 255;  // xAPIC IDs in the MADT
+// Guest RAM beyond the host's is allowed (it is reserved lazily), up to this.
+inline constexpr uint64_t kMaximumMemoryBytes = 1ull << 40;
 
 // "512M", "2G", "64K", "1T", or a plain number of MiB as QEMU's -m takes it.
 Result<uint64_t> parse_size(std::string_view text);
@@ -87,8 +89,12 @@ Result<std::optional<NetConfig>> parse_net(std::string_view text);
 // "a,b,c" into its non-empty parts.
 std::vector<std::string> split_list(std::string_view text);
 
-// Checks values against each other and the host: the memory the host has, the kernel file.
-Result<void> validate(const VmConfig& config, uint64_t host_memory_bytes);
+// Checks values against each other and the host: the files named, limits, open descriptors.
+Result<void> validate(const VmConfig& config);
+
+// A warning for a guest given more RAM than the host has (allowed, as QEMU, Firecracker and
+// Cloud Hypervisor allow it), or nothing.
+std::optional<std::string> memory_warning(const VmConfig& config, uint64_t host_memory_bytes);
 
 // MemTotal from /proc/meminfo.
 Result<uint64_t> host_memory_bytes();

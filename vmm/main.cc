@@ -71,10 +71,12 @@ int main(int argc, char** argv) {
     wisp::log::error("{}", host_memory.error().message());
     return wisp::kExitError;
   }
-  if (auto valid = wisp::validate(command->config, *host_memory); !valid) {
+  if (auto valid = wisp::validate(command->config); !valid) {
     wisp::log::error("{}", valid.error().message());
     return wisp::kExitUsage;
   }
+  if (auto warning = wisp::memory_warning(command->config, *host_memory))
+    wisp::log::warn("{}", *warning);
   timing.mark(wisp::BootTiming::Phase::kParsed);
   int status = run_vm(command->config, command->boot_timing ? &timing : nullptr);
   if (command->boot_timing)

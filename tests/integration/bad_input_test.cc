@@ -55,7 +55,7 @@ TEST_CASE("usage errors are reported before anything is created", "[cli]") {
   check_rejected({"run", "--kernel", kHello, "--cpus", "300"}, 2, "--cpus 300");
   check_rejected({"run", "--kernel", kHello, "--memory", "lots"}, 2, "not a size");
   check_rejected({"run", "--kernel", kHello, "--memory", "64Q"}, 2, "unknown size suffix");
-  check_rejected({"run", "--kernel", kHello, "--memory", "100T"}, 2, "more than this host has");
+  check_rejected({"run", "--kernel", kHello, "--memory", "100T"}, 2, "more than Wisp supports");
   check_rejected({"run", "--kernel", kHello, "--memory", "1M"}, 2, "too small");
   check_rejected({"run", "--kernel", kHello, "--serial", "tcp"}, 2, "--serial");
   check_rejected({"run", "--kernel", kHello, "--on-reboot", "maybe"}, 2, "--on-reboot");

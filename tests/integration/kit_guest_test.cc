@@ -145,6 +145,24 @@ TEST_CASE("timeout: one deadline across guest reboots", "[kvm][kit]") {
   CHECK(once.status == 4);  // without --on-reboot restart, a reset ends the run
 }
 
+TEST_CASE("memory: twice the host's RAM boots, with one warning", "[kvm][kit]") {
+  // Guest RAM is reserved lazily: a guest larger than the host is fine until it touches it all.
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key, unit;
+  uint64_t host_kib = 0;
+  while (meminfo >> key >> host_kib >> unit && key != "MemTotal:") {
+  }
+  REQUIRE(key == "MemTotal:");
+  std::string memory = std::to_string(2 * host_kib / 1024) + "M";
+  // Not boot(): it gives every guest 64M.
+  auto result = run_process({kWisp, "run", "--kernel", kit_guest("hello.pvh.elf"), "--cmdline",
+                             "big", "--memory", memory},
+                            "", kTimeout);
+  CHECK(result.status == kGuestExitedZero);
+  CHECK(result.out == "hello from pvh: big\n");
+  CHECK(result.err.find("more than this host has") != std::string::npos);
+}
+
 TEST_CASE("serial tee mode writes the console to the terminal and a file", "[kvm][kit]") {
   char path[] = "/tmp/wisp-tee-XXXXXX";
   int fd = ::mkstemp(path);

@@ -34,13 +34,25 @@ TEST_CASE("serial and reboot options") {
   CHECK_FALSE(parse_reboot_action("halt"));
 }
 
+TEST_CASE("more memory than the host has is allowed, with a warning") {
+  VmConfig config;
+  config.kernel_path = "/proc/self/exe";
+  config.memory_bytes = 16ull << 30;
+  constexpr uint64_t kHost = 8ull << 30;
+  CHECK(validate(config));
+  auto warning = memory_warning(config, kHost);
+  REQUIRE(warning);
+  CHECK_THAT(*warning, Catch::Contains("more than this host has (8192 MiB)"));
+  config.memory_bytes = kHost;
+  CHECK_FALSE(memory_warning(config, kHost));
+}
+
 TEST_CASE("validation names the bad value") {
   VmConfig config;
   config.kernel_path = "/proc/self/exe";  // any readable file
-  constexpr uint64_t kHost = 8ull << 30;
-  CHECK(validate(config, kHost));
+  CHECK(validate(config));
 
-  auto message = [&](VmConfig c) { return validate(c, kHost).error().message(); };
+  auto message = [&](VmConfig c) { return validate(c).error().message(); };
   VmConfig bad = config;
   bad.cpus = 0;
   CHECK_THAT(message(bad), Catch::Contains("--cpus 0"));
@@ -48,8 +60,8 @@ TEST_CASE("validation names the bad value") {
   bad.cpus = 256;
   CHECK_THAT(message(bad), Catch::Contains("--cpus 256"));
   bad = config;
-  bad.memory_bytes = 16ull << 30;
-  CHECK_THAT(message(bad), Catch::Contains("more than this host has"));
+  bad.memory_bytes = 2ull << 40;
+  CHECK_THAT(message(bad), Catch::Contains("more than Wisp supports"));
   bad = config;
   bad.memory_bytes = 1 << 20;
   CHECK_THAT(message(bad), Catch::Contains("too small"));
@@ -135,9 +147,8 @@ TEST_CASE("net option: bad values name what is wrong") {
 TEST_CASE("net option: validation of the NICs together") {
   VmConfig config;
   config.kernel_path = "/proc/self/exe";
-  constexpr uint64_t kHost = 8ull << 30;
   auto message = [&](const VmConfig& c) {
-    auto valid = validate(c, kHost);
+    auto valid = validate(c);
     REQUIRE_FALSE(valid);
     return valid.error().message();
   };
@@ -148,10 +159,10 @@ TEST_CASE("net option: validation of the NICs together") {
 
   VmConfig good = config;
   good.nics = {tap0, tap1};
-  CHECK(validate(good, kHost));
+  CHECK(validate(good));
   VmConfig none = config;
   none.no_network = true;
-  CHECK(validate(none, kHost));
+  CHECK(validate(none));
 
   VmConfig bad = none;
   bad.nics = {tap0};
@@ -174,7 +185,7 @@ TEST_CASE("net option: validation of the NICs together") {
   by_fd.fd = 2;  // stderr: open in any test run
   bad = config;
   bad.nics = {by_fd};
-  CHECK(validate(bad, kHost));
+  CHECK(validate(bad));
   bad.nics = {by_fd, by_fd};
   CHECK_THAT(message(bad), Catch::Contains("fd=2 is given twice"));
   by_fd.fd = 1 << 20;  // above any descriptor limit: never open

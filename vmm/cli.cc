@@ -36,8 +36,12 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
   app.require_subcommand(1);
   app.footer(kExitStatusHelp);
 
-  CLI::App* run = app.add_subcommand("run", "Boot a Linux kernel (bzImage) on the serial console");
-  run->add_option("--kernel", config.kernel_path, "Kernel image (bzImage)")->required();
+  CLI::App* run = app.add_subcommand(
+      "run", "Boot a kernel (Linux bzImage, PVH ELF, Multiboot, ELF or raw) on the serial console");
+  run->add_option("--kernel", config.kernel_path,
+                  "Kernel image: a Linux bzImage, a PVH ELF (vmlinux), a Multiboot kernel, an ELF "
+                  "or a raw image (the format is recognized; see --kernel-format)")
+      ->required();
   add_parsed_option(
       run, "--initrd", config.initrd_paths,
       [](std::string_view text) -> Result<std::vector<std::string>> { return split_list(text); },

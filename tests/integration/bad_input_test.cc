@@ -70,6 +70,9 @@ TEST_CASE("help and version output", "[cli]") {
   auto run_help = run_process({kWisp, "run", "--help"}, "", kTimeout);
   CHECK(run_help.status == 0);
   CHECK(run_help.out.find("--kernel") != std::string::npos);
+  // Every boot format, not only Linux's.
+  for (const char* format : {"bzImage", "PVH", "Multiboot", "ELF", "raw"})
+    CHECK(run_help.out.find(format) != std::string::npos);
   auto version = run_process({kWisp, "--version"}, "", kTimeout);
   CHECK(version.status == 0);
   CHECK(version.out.rfind("wisp ", 0) == 0);

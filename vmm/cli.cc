@@ -10,7 +10,7 @@ namespace {
 constexpr const char* kExitStatusHelp =
     "Exit status: 0 guest powered off; odd (v<<1)|1 guest wrote v to the debug-exit port 0xf4; "
     "2 bad usage; 4 guest reset; 6 triple fault; 8 --timeout expired; 10 VMM or KVM error; 12 "
-    "Ctrl-A x, SIGINT or SIGTERM.";
+    "Ctrl-A x, SIGINT, SIGTERM, SIGHUP or SIGQUIT.";
 
 // An option whose text goes through one of our parse functions; a parse error is a usage error.
 template <typename T, typename Parse>

@@ -19,10 +19,18 @@ void restore_on_fatal_signal(int signal) {
   ::raise(signal);
 }
 
+// The handlers run on an alternate stack, so that a stack overflow still restores the terminal.
+// (SIGHUP and SIGQUIT are not fatal: Vm::run serves them as a request to stop.)
 void install_fatal_handlers() {
-  for (int signal : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, SIGHUP, SIGQUIT}) {
+  static uint8_t alternate_stack[64 * 1024];
+  stack_t stack{};
+  stack.ss_sp = alternate_stack;
+  stack.ss_size = sizeof(alternate_stack);
+  sigaltstack(&stack, nullptr);
+  for (int signal : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL}) {
     struct sigaction action {};
     action.sa_handler = restore_on_fatal_signal;
+    action.sa_flags = SA_ONSTACK;
     sigemptyset(&action.sa_mask);
     sigaction(signal, &action, nullptr);
   }
@@ -33,7 +41,8 @@ void install_fatal_handlers() {
 std::unique_ptr<RawTerminal> RawTerminal::enter(int fd) {
   std::unique_ptr<RawTerminal> guard(new RawTerminal());
   termios mode;
-  if (!::isatty(fd) || tcgetattr(fd, &mode) < 0) return guard;
+  // A run in the background (`wisp run ... &`) leaves the terminal to the foreground job.
+  if (!::isatty(fd) || ::tcgetpgrp(fd) != ::getpgrp() || tcgetattr(fd, &mode) < 0) return guard;
   guard->fd_ = fd;
   guard->saved_ = mode;
   g_saved_termios = mode;

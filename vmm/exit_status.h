@@ -11,7 +11,7 @@ inline constexpr int kExitReset = 4;        // the guest rebooted (with --on-reb
 inline constexpr int kExitTripleFault = 6;  // the guest triple-faulted
 inline constexpr int kExitTimeout = 8;      // --timeout expired
 inline constexpr int kExitError = 10;       // the VMM or KVM failed (a one-line reason is printed)
-inline constexpr int kExitUserQuit = 12;    // Ctrl-A x, SIGINT or SIGTERM
+inline constexpr int kExitUserQuit = 12;    // Ctrl-A x, SIGINT, SIGTERM, SIGHUP or SIGQUIT
 // A write of v to the debug-exit port gives (v << 1) | 1, as QEMU's isa-debug-exit: always odd.
 
 inline int exit_status(const StopReason& reason) {

@@ -60,6 +60,10 @@ int run_vm(const wisp::VmConfig& config, wisp::BootTiming* timing) {
 int main(int argc, char** argv) {
   wisp::BootTiming timing;
   ::signal(SIGPIPE, SIG_IGN);  // a closed console output must not kill the VMM
+  // A run in the background must not stop when it writes to the terminal (SIGTTOU, with
+  // `stty tostop`) or reads it (SIGTTIN: the read fails instead, and the console input ends).
+  ::signal(SIGTTOU, SIG_IGN);
+  ::signal(SIGTTIN, SIG_IGN);
   use_small_thread_stacks();
   int early_exit = 0;
   std::optional<wisp::Command> command = wisp::parse_command_line(argc, argv, early_exit);

@@ -100,16 +100,19 @@ TEST_CASE("Ctrl-A x on the console quits: Ctrl-A Ctrl-A sends one Ctrl-A", "[kvm
   CHECK(literal.out == "echo ready\na\x01z\x01y");
 }
 
-TEST_CASE("SIGTERM stops a running guest cleanly", "[kvm]") {
+TEST_CASE("SIGTERM, SIGINT, SIGHUP and SIGQUIT stop a running guest cleanly", "[kvm]") {
   // The shell holds wisp's stdin open through a fifo (so that it waits for input), signals wisp
   // itself after a moment (pgrep could find a wisp of another test), and returns its status.
-  std::string script =
-      "d=$(mktemp -d); mkfifo $d/in; exec 3<>$d/in; " + kWisp + " run --kernel " + kEcho +
-      " <&3 & pid=$!; sleep 1; kill -TERM $pid; wait $pid; s=$?; rm -r $d; exit $s";
-  auto result = run_process({"sh", "-c", script}, "", kTimeout);
-  INFO("stdout: " << result.out << " stderr: " << result.err);
-  CHECK(result.status == 12);
-  CHECK(result.out == "echo ready\n");
+  // No terminal here: SIGHUP and SIGQUIT must not kill wisp by their default action.
+  for (const char* signal : {"TERM", "INT", "HUP", "QUIT"}) {
+    std::string script = "d=$(mktemp -d); mkfifo $d/in; exec 3<>$d/in; " + kWisp +
+                         " run --kernel " + kEcho + " <&3 & pid=$!; sleep 1; kill -" + signal +
+                         " $pid; wait $pid; s=$?; rm -r $d; exit $s";
+    auto result = run_process({"sh", "-c", script}, "", kTimeout);
+    INFO("SIG" << signal << ": stdout: " << result.out << " stderr: " << result.err);
+    CHECK(result.status == 12);
+    CHECK(result.out == "echo ready\n");
+  }
 }
 
 TEST_CASE("the VM's teardown helper lets go of the caller's files and exits after wisp", "[kvm]") {
@@ -132,6 +135,21 @@ TEST_CASE("a triple fault ends the VMM with its own status and a reason", "[kvm]
   auto result = run_process({kWisp, "run", "--kernel", guest}, "", kTimeout);
   CHECK(result.status == 6);
   CHECK(result.err.find("triple fault") != std::string::npos);
+}
+
+TEST_CASE("in the background on a terminal, wisp neither stops nor takes the terminal", "[kvm]") {
+  // in_background runs wisp as a shell's background job; with `stty tostop` its first write to
+  // the terminal, or its switch of the terminal to raw mode, would stop it (SIGTTOU).
+  std::string command = std::string("stty tostop; ") + IN_BACKGROUND + " " + kWisp +
+                        " run --kernel " + kHello + " --cmdline background; echo status=$?; " +
+                        "stty -a | grep -o -- '-\\?icanon'";
+  auto result = run_process({"script", "-qec", command, "/dev/null"}, "", kTimeout);
+  INFO("output: " << result.out);
+  CHECK(result.out.find("stopped by signal") == std::string::npos);
+  CHECK(result.out.find("background") != std::string::npos);
+  CHECK(result.out.find("status=1") != std::string::npos);  // the guest's exit, value 0
+  CHECK(result.out.find("-icanon") == std::string::npos);   // the terminal was left alone
+  CHECK(result.out.find("icanon") != std::string::npos);
 }
 
 TEST_CASE("on a terminal, the console is raw while the guest runs and restored after", "[kvm]") {

@@ -13,7 +13,7 @@ enum class StopKind {
   kDebugExit,    // a write to the debug-exit port
   kTripleFault,  // KVM_EXIT_SHUTDOWN
   kTimeout,      // --timeout expired
-  kUserQuit,     // Ctrl-A x on the console, SIGINT or SIGTERM
+  kUserQuit,     // Ctrl-A x on the console, SIGINT, SIGTERM, SIGHUP or SIGQUIT
   kError,        // a VMM or KVM failure (internal error, failed entry, ...)
 };
 

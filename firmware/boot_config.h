@@ -45,6 +45,7 @@ struct CpuEntry {
   uint64_t rax = 0;
   uint64_t rbx = 0;
   uint64_t rsi = 0;
+  uint64_t rsp = 0;
 };
 
 const char* format_name(KernelFormat format);

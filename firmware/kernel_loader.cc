@@ -101,6 +101,8 @@ Result<CpuEntry> load_kernel(const GuestMemory& memory, const BootConfig& config
   } else if (entry.mode == EntryMode::kProtected) {
     TRY(plan.claim("the boot GDT", layout::kGdtAddress, long_mode::kGdt.size() * 8));
     TRY(long_mode::write_gdt(memory));
+    // Many small kernels push before they set up a stack of their own.
+    if (entry.rsp == 0) entry.rsp = layout::kEntryStackTop;
   }
   return entry;
 }

@@ -10,6 +10,9 @@ namespace wisp::layout {
 inline constexpr uint64_t kGdtAddress = 0x500;
 inline constexpr uint64_t kBootInfoAddress = 0x6000;  // PVH start_info or Multiboot info
 inline constexpr uint64_t kBootInfoMaxBytes = 0x1000;
+// The stack 32-bit entries (Multiboot, PVH, raw protected mode) start with, as GRUB and QEMU give
+// one: %esp points at the boot information and the stack grows down from there, toward the GDT.
+inline constexpr uint64_t kEntryStackTop = kBootInfoAddress;
 inline constexpr uint64_t kZeroPageAddress = 0x7000;  // boot_params
 inline constexpr uint64_t kPml4Address = 0x9000;
 inline constexpr uint64_t kPdptAddress = 0xa000;

@@ -178,6 +178,7 @@ Result<void> Vcpu::set_entry(const CpuEntry& entry) {
   regs.rax = entry.rax;
   regs.rbx = entry.rbx;
   regs.rsi = entry.rsi;
+  regs.rsp = entry.rsp;
   TRY(checked_ioctl(fd_.get(), KVM_SET_REGS, &regs, "KVM_SET_REGS"));
   return {};
 }

@@ -36,10 +36,12 @@ struct multiboot_info {
 #define BOOT_PARAMS_CMD_LINE_PTR 0x228
 
 unsigned kit_boot_format;
-const char *kit_boot_format_name;
+const char* kit_boot_format_name;
 uint64_t kit_boot_info;
+/* In .data, not .bss: the entry stubs store it before .bss is cleared. */
+uint32_t kit_entry_stack_pointer = 0xffffffff;
 
-static const char *const format_names[] = {
+static const char* const format_names[] = {
     [KIT_FORMAT_PVH] = "pvh",
     [KIT_FORMAT_MULTIBOOT] = "multiboot",
     [KIT_FORMAT_MULTIBOOT_AOUT] = "multiboot-aout",
@@ -49,7 +51,7 @@ static const char *const format_names[] = {
     [KIT_FORMAT_RAW_LONG] = "raw-long",
 };
 
-static _Noreturn void bad_boot(const char *what, uint64_t value) {
+static _Noreturn void bad_boot(const char* what, uint64_t value) {
   serial_print("kit: ");
   serial_print(kit_boot_format_name);
   serial_print(": ");
@@ -64,7 +66,7 @@ static _Noreturn void bad_boot(const char *what, uint64_t value) {
 static uint64_t find_cmdline(unsigned format, uint64_t info, uint32_t magic) {
   switch (format) {
     case KIT_FORMAT_PVH: {
-      const struct hvm_start_info *start_info = (const void *)info;
+      const struct hvm_start_info* start_info = (const void*)info;
       if (start_info->magic != KIT_PVH_START_MAGIC)
         bad_boot("bad hvm_start_info magic", start_info->magic);
       return start_info->cmdline_paddr;
@@ -72,11 +74,11 @@ static uint64_t find_cmdline(unsigned format, uint64_t info, uint32_t magic) {
     case KIT_FORMAT_MULTIBOOT:
     case KIT_FORMAT_MULTIBOOT_AOUT: {
       if (magic != KIT_MULTIBOOT_BOOTLOADER_MAGIC) bad_boot("bad multiboot magic in eax", magic);
-      const struct multiboot_info *mbi = (const void *)info;
+      const struct multiboot_info* mbi = (const void*)info;
       return (mbi->flags & MULTIBOOT_INFO_CMDLINE) ? mbi->cmdline : 0;
     }
     default:
-      return *(const uint32_t *)(info + BOOT_PARAMS_CMD_LINE_PTR);
+      return *(const uint32_t*)(info + BOOT_PARAMS_CMD_LINE_PTR);
   }
 }
 
@@ -87,5 +89,5 @@ _Noreturn void kit_start(unsigned format, uint64_t info, uint32_t magic) {
   kit_boot_format_name = format_names[format];
   kit_boot_info = info;
   uint64_t cmdline = find_cmdline(format, info, magic);
-  guest_exit((unsigned)guest_main(cmdline ? (const char *)cmdline : ""));
+  guest_exit((unsigned)guest_main(cmdline ? (const char*)cmdline : ""));
 }

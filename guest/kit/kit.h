@@ -24,14 +24,17 @@
 #define KIT_IO_APIC_ADDRESS 0xfec00000u
 
 /* The guest's entry point, defined by each guest. */
-int guest_main(const char *cmdline);
+int guest_main(const char* cmdline);
 
 /* How the guest was booted: a KIT_FORMAT_* value, its name ("pvh", "multiboot",
  * "multiboot-aout", "elf64", "raw-real", "raw-protected", "raw-long"), and the physical address
  * of the structure the loader handed over (hvm_start_info, multiboot info or boot_params). */
 extern unsigned kit_boot_format;
-extern const char *kit_boot_format_name;
+extern const char* kit_boot_format_name;
 extern uint64_t kit_boot_info;
+/* The stack pointer the loader started a Multiboot or raw protected-mode entry with (recorded
+ * before the kit switches to its own stack); 0xffffffff for the other formats. */
+extern uint32_t kit_entry_stack_pointer;
 
 /* Port I/O. */
 static inline void outb(uint16_t port, uint8_t value) {
@@ -61,15 +64,15 @@ static inline uint32_t inl(uint16_t port) {
 
 /* Memory-mapped I/O: one access of exactly 32 bits each. */
 static inline uint32_t mmio_read32(uint64_t address) {
-  return *(volatile uint32_t *)(uintptr_t)address;
+  return *(volatile uint32_t*)(uintptr_t)address;
 }
 static inline void mmio_write32(uint64_t address, uint32_t value) {
-  *(volatile uint32_t *)(uintptr_t)address = value;
+  *(volatile uint32_t*)(uintptr_t)address = value;
 }
 
 /* COM1, polled: putc waits for an empty transmit register, getc for a received byte. */
 void serial_putc(char c);
-void serial_print(const char *s);
+void serial_print(const char* s);
 void serial_print_hex(uint64_t value); /* 0x followed by lowercase digits, no leading zeros */
 void serial_print_dec(uint64_t value);
 char serial_getc(void);
@@ -84,14 +87,16 @@ const char* cmdline_find(const char* cmdline, const char* prefix);
 
 /* Parses the decimal number at the start of s (after spaces) into *value. Returns false, and
  * leaves *value alone, when s does not start with a digit. */
-bool parse_dec(const char *s, uint64_t *value);
+bool parse_dec(const char* s, uint64_t* value);
 
 /* Memory that the stubs do not zero, placed after the stacks (section .noinit): for large buffers,
  * which would cost milliseconds to zero where guest kernel code is emulated. */
 #define KIT_NOINIT __attribute__((noinit))
 
 /* The CPU. */
-static inline void cpu_pause(void) { __asm__ volatile("pause"); }
+static inline void cpu_pause(void) {
+  __asm__ volatile("pause");
+}
 static inline uint64_t cpu_rdtsc(void) {
   uint32_t low, high;
   __asm__ volatile("rdtsc" : "=a"(low), "=d"(high));
@@ -106,7 +111,7 @@ static inline void cpu_cpuid(uint32_t leaf, uint32_t regs[4]) {
 unsigned cpu_apic_id(void);
 
 /* A spinlock on an int: 0 free, 1 held. Taken with `xchg` (implicitly locked). */
-static inline void spin_lock(volatile int *lock) {
+static inline void spin_lock(volatile int* lock) {
   for (;;) {
     int held = 1;
     __asm__ volatile("xchg %0, %1" : "+r"(held), "+m"(*lock) : : "memory");
@@ -114,12 +119,12 @@ static inline void spin_lock(volatile int *lock) {
     while (*lock) cpu_pause();
   }
 }
-static inline void spin_unlock(volatile int *lock) {
+static inline void spin_unlock(volatile int* lock) {
   __asm__ volatile("" : : : "memory");
   *lock = 0;
 }
 /* Atomically adds one to *counter (`lock xadd`) and returns the old value. */
-static inline int atomic_increment(volatile int *counter) {
+static inline int atomic_increment(volatile int* counter) {
   int old = 1;
   __asm__ volatile("lock xadd %0, %1" : "+r"(old), "+m"(*counter) : : "memory");
   return old;
@@ -183,5 +188,5 @@ static inline void cpu_memory_barrier(void) {
 }
 
 /* The compiler may emit calls to these for plain loops and struct copies. */
-void *memset(void *dest, int c, size_t n);
-void *memcpy(void *dest, const void *src, size_t n);
+void* memset(void* dest, int c, size_t n);
+void* memcpy(void* dest, const void* src, size_t n);

@@ -41,6 +41,7 @@ multiboot_header:
 	.globl kit_multiboot_start
 kit_multiboot_start:
 	cli
+	mov	%esp, kit_entry_stack_pointer	/* the loader's stack, for tests */
 	mov	%eax, %esi			/* magic, checked in C */
 	mov	$KIT_FORMAT, %ebp
 	jmp	kit_enter_long_mode		/* %ebx: multiboot information */

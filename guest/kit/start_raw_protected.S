@@ -10,6 +10,7 @@
 	.globl kit_raw_protected_start
 kit_raw_protected_start:
 	cli
+	mov	%esp, kit_entry_stack_pointer	/* the loader's stack, for tests */
 	mov	%esi, %ebx			/* boot_params */
 	mov	$KIT_FORMAT_RAW_PROTECTED, %ebp
 	jmp	kit_enter_long_mode

@@ -70,6 +70,20 @@ TEST_CASE("raw binaries start in real, protected or long mode", "[kvm][kit]") {
   }
 }
 
+TEST_CASE("32-bit entries start with a stack below the boot information", "[kvm][kit]") {
+  // GRUB and QEMU leave a usable stack; many small kernels push before they set up their own.
+  // Wisp's is at 0x6000 (firmware/layout.h kEntryStackTop), growing down.
+  auto multiboot = boot({"--kernel", kit_guest("hello.multiboot-aout.bin"), "--cmdline", "stack"});
+  CHECK(multiboot.out.find("entry stack: 0x6000\n") != std::string::npos);
+  CHECK(multiboot.status == kGuestExitedZero);
+
+  auto raw = boot({"--kernel", kit_guest("hello.raw-protected.bin"), "--kernel-format", "raw",
+                   "--load-address", "0x100000", "--entry", "0x100000", "--entry-mode", "protected",
+                   "--cmdline", "stack"});
+  CHECK(raw.out.find("entry stack: 0x6000\n") != std::string::npos);
+  CHECK(raw.status == kGuestExitedZero);
+}
+
 TEST_CASE("a forced format that does not fit the image is refused", "[kvm][kit]") {
   auto not_multiboot =
       boot({"--kernel", kit_guest("hello.pvh.elf"), "--kernel-format", "multiboot"});

@@ -304,24 +304,33 @@ void NetDevice::drop_received(std::string_view why) {
 
 // ---- Transmit ---------------------------------------------------------------------------------
 
-void NetDevice::transmit(uint16_t pair_index) {
-  Pair& pair = pairs_[pair_index];
-  if (!pair.transmit_ring || needs_reset()) return;
-  VirtQueue& ring = *pair.transmit_ring;
+// Pops every chain the ring has, hands each to `serve` (which returns how many bytes it wrote
+// into it) and returns it; the driver is interrupted once for the whole batch (§2.7.7.2). A
+// malformed ring puts the device into DEVICE_NEEDS_RESET.
+template <typename Serve>
+void NetDevice::serve_each_chain(VirtQueue& ring, Serve serve) {
   bool returned_any = false;
   do {
     while (true) {
       auto popped = ring.pop(chain_);
       if (!popped) return fail_device(popped.error().message());
       if (!*popped) break;
-      if (send_frame(pair_index)) ++pair.transmitted;
-      // §5.1.6.2: nothing is written into a transmit buffer.
-      if (auto pushed = ring.push_used(chain_.head(), 0); !pushed)
+      uint32_t written = serve();
+      if (auto pushed = ring.push_used(chain_.head(), written); !pushed)
         return fail_device(pushed.error().message());
       returned_any = true;
     }
   } while (ring.enable_notification_and_check());
-  if (returned_any) interrupt_if_needed(ring);  // once for the whole batch
+  if (returned_any) interrupt_if_needed(ring);
+}
+
+void NetDevice::transmit(uint16_t pair_index) {
+  Pair& pair = pairs_[pair_index];
+  if (!pair.transmit_ring || needs_reset()) return;
+  serve_each_chain(*pair.transmit_ring, [&] {
+    if (send_frame(pair_index)) ++pair.transmitted;
+    return 0u;  // §5.1.6.2: nothing is written into a transmit buffer
+  });
 }
 
 bool NetDevice::send_frame(uint16_t pair) {
@@ -387,37 +396,27 @@ void NetDevice::drop_transmitted(std::string_view why) {
 
 void NetDevice::serve_control_queue() {
   if (!control_ring_ || needs_reset()) return;
-  VirtQueue& ring = *control_ring_;
-  bool returned_any = false;
-  do {
-    while (true) {
-      auto popped = ring.pop(chain_);
-      if (!popped) return fail_device(popped.error().message());
-      if (!*popped) break;
-      // §5.1.6.5: the command's readable bytes, then one writable ack byte.
-      std::array<uint8_t, kMaxControlCommandBytes> command{};
-      size_t length = 0;
-      bool too_long = chain_.readable_bytes() > command.size();
-      for (const GuestBuffer& buffer : chain_.buffers()) {
-        if (buffer.device_writable || too_long) break;
-        if (!memory().read(buffer.address, std::span(command).subspan(length, buffer.length)))
-          too_long = true;
-        length += buffer.length;
-      }
-      uint8_t ack =
-          too_long ? kControlError : run_control_command(std::span(command).first(length));
-      uint32_t written = 0;
-      for (const GuestBuffer& buffer : chain_.buffers()) {
-        if (!buffer.device_writable) continue;
-        if (memory().write_obj(buffer.address, ack)) written = 1;
-        break;
-      }
-      if (auto pushed = ring.push_used(chain_.head(), written); !pushed)
-        return fail_device(pushed.error().message());
-      returned_any = true;
-    }
-  } while (ring.enable_notification_and_check());
-  if (returned_any) interrupt_if_needed(ring);
+  serve_each_chain(*control_ring_, [this] { return answer_control_command(); });
+}
+
+// §5.1.6.5: chain_ holds a command's readable bytes, then one writable ack byte. Runs the
+// command and writes the ack: the bytes written (1, or 0 without a place for it).
+uint32_t NetDevice::answer_control_command() {
+  std::array<uint8_t, kMaxControlCommandBytes> command{};
+  size_t length = 0;
+  bool too_long = chain_.readable_bytes() > command.size();
+  for (const GuestBuffer& buffer : chain_.buffers()) {
+    if (buffer.device_writable || too_long) break;
+    if (!memory().read(buffer.address, std::span(command).subspan(length, buffer.length)))
+      too_long = true;
+    length += buffer.length;
+  }
+  uint8_t ack = too_long ? kControlError : run_control_command(std::span(command).first(length));
+  for (const GuestBuffer& buffer : chain_.buffers()) {
+    if (!buffer.device_writable) continue;
+    return memory().write_obj(buffer.address, ack) ? 1 : 0;
+  }
+  return 0;
 }
 
 uint8_t NetDevice::run_control_command(std::span<const uint8_t> command) {

@@ -105,7 +105,10 @@ class NetDevice final : public VirtioDevice {
   void transmit(uint16_t pair);
   bool send_frame(uint16_t pair);  // false if the frame was dropped
   bool gather_frame(NetHeader& header);
+  template <typename Serve>
+  void serve_each_chain(VirtQueue& ring, Serve serve);
   void serve_control_queue();
+  uint32_t answer_control_command();
   uint8_t run_control_command(std::span<const uint8_t> command);
   void drop_received(std::string_view why);
   void drop_transmitted(std::string_view why);

@@ -1,6 +1,6 @@
 /*
- * The kit's helpers: the polled 8250/16550 UART on COM1, the debug-exit port, number parsing and
- * the CPU's APIC ID. See kit.h for what each one promises.
+ * The kit's helpers: the polled 8250/16550 UART on COM1, the debug-exit port, a test's checks,
+ * number parsing and the CPU's APIC ID. See kit.h for what each one promises.
  */
 #include "kit.h"
 
@@ -70,6 +70,47 @@ const char* cmdline_find(const char* cmdline, const char* prefix) {
     while (*word == ' ') word++;
   }
   return NULL;
+}
+
+static void print_failure(const struct kit_checks* checks, const char* what) {
+  serial_print(checks->name);
+  serial_print(": FAILED: ");
+  serial_print(what);
+}
+
+void kit_fail(struct kit_checks* checks, const char* what, const char* detail) {
+  print_failure(checks, what);
+  if (detail) {
+    serial_print(": ");
+    serial_print(detail);
+  }
+  serial_print("\n");
+  checks->failures++;
+}
+
+void kit_fail_numbers(struct kit_checks* checks, const char* what, const char* got, uint64_t value,
+                      uint64_t expected) {
+  print_failure(checks, what);
+  serial_print(": ");
+  serial_print(got);
+  serial_print(" ");
+  serial_print_dec(value);
+  serial_print(", expected ");
+  serial_print_dec(expected);
+  serial_print("\n");
+  checks->failures++;
+}
+
+bool kit_checks_passed(const struct kit_checks* checks) {
+  serial_print(checks->name);
+  if (checks->failures) {
+    serial_print(": ");
+    serial_print_dec((uint64_t)checks->failures);
+    serial_print(" checks failed\n");
+    return false;
+  }
+  serial_print(": ok\n");
+  return true;
 }
 
 unsigned cpu_apic_id(void) {

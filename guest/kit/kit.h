@@ -77,6 +77,19 @@ void serial_print_hex(uint64_t value); /* 0x followed by lowercase digits, no le
 void serial_print_dec(uint64_t value);
 char serial_getc(void);
 
+/* A test guest's checks, reported on COM1 for the host's test to read: each failure as a line
+ * "NAME: FAILED: what" (": detail" when there is one; kit_fail_numbers adds ": got VALUE, expected
+ * EXPECTED"), and at the end "NAME: ok" or "NAME: N checks failed" (kit_checks_passed). A guest
+ * that prints a failure of its own shape adds it to failures. */
+struct kit_checks {
+  const char* name; /* e.g. "virtio-blk" */
+  int failures;
+};
+void kit_fail(struct kit_checks* checks, const char* what, const char* detail);
+void kit_fail_numbers(struct kit_checks* checks, const char* what, const char* got, uint64_t value,
+                      uint64_t expected);
+bool kit_checks_passed(const struct kit_checks* checks);
+
 /* Ends the VM: writes value to the debug-exit port, so that Wisp (and QEMU's isa-debug-exit)
  * exit with status (value << 1) | 1. Halts forever if nothing is behind the port. */
 _Noreturn void guest_exit(unsigned value);

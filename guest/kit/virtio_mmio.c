@@ -186,6 +186,14 @@ const char* virtio_mmio_probe(struct virtio_device* dev, const struct virtio_mmi
   return NULL;
 }
 
+bool virtio_mmio_find(struct virtio_device* dev, const char* cmdline, uint32_t device_id) {
+  static struct virtio_mmio_window windows[VIRTIO_MMIO_MAX_WINDOWS];
+  int found = virtio_mmio_parse_cmdline(cmdline, windows, VIRTIO_MMIO_MAX_WINDOWS);
+  for (int i = 0; i < found && i < VIRTIO_MMIO_MAX_WINDOWS; i++)
+    if (!virtio_mmio_probe(dev, &windows[i]) && dev->device_id == device_id) return true;
+  return false;
+}
+
 const char* virtio_reset(struct virtio_device* dev) {
   reg_write(dev, REG_STATUS, 0);
   for (int reads = 0; reads < RESET_MAX_READS; reads++)

@@ -80,6 +80,12 @@ struct virtio_device {
  * is there instead. */
 const char* virtio_mmio_probe(struct virtio_device* dev, const struct virtio_mmio_window* window);
 
+/* Probes the virtio_mmio.device= windows of cmdline in order (the first VIRTIO_MMIO_MAX_WINDOWS)
+ * and fills dev from the first that holds a device of device_id (VIRTIO_ID_*): what a test guest
+ * that wants "the first block device" does. Returns false when there is none. */
+#define VIRTIO_MMIO_MAX_WINDOWS 16
+bool virtio_mmio_find(struct virtio_device* dev, const char* cmdline, uint32_t device_id);
+
 /* Device initialization up to FEATURES_OK (§3.1.1 steps 1 to 6): reset, ACKNOWLEDGE, DRIVER,
  * read both halves of the device features, accept VIRTIO_F_VERSION_1, all of required and what
  * the device offers of optional, set FEATURES_OK and check that the device kept it. On failure

@@ -41,15 +41,16 @@
 #include "devices/virtio/net.h"
 #include "devices/virtio/net_header.h"
 #include "devices/virtio/virtio_spec.h"
+#include "tests/fuzz/fuzz_support.h"
 #include "vmm/base/device_worker.h"
 #include "vmm/base/guest_memory.h"
-#include "vmm/base/irq_line.h"
 #include "vmm/base/log.h"
 
 namespace {
 
 using namespace wisp;
 using namespace wisp::virtio;
+using namespace wisp::fuzz;
 
 // ---- The input format ----
 // [0]       flags (below)
@@ -85,22 +86,10 @@ enum StepKind : uint8_t {
   kStepKinds
 };
 
-constexpr uint64_t kRegionA = 0;
-constexpr uint64_t kRegionASize = 0x6000;
-constexpr uint64_t kRegionB = 0x8000;  // [0x6000, 0x8000) is a hole
-constexpr uint64_t kRegionBSize = 0x1000;
+constexpr uint64_t kRegionASize = 0x6000;  // [0x6000, kRegionB) is a hole
 constexpr uint64_t kQueueArea = kRegionA;  // queue i at kQueueArea + i * kQueueStride
 constexpr uint64_t kQueueStride = 0x800;   // a queue of 64 takes 1678 bytes
 constexpr uint32_t kMaxFrameLength = NetDevice::kReceiveBufferBytes + 64;
-
-[[noreturn]] void finding(const char* what) {
-  std::fprintf(stderr, "net_fuzz: %s\n", what);
-  __builtin_trap();
-}
-
-uint32_t le32(const uint8_t* p) {
-  return uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 24);
-}
 
 struct FrameSpec {
   uint8_t header[sizeof(NetHeader)];
@@ -143,33 +132,6 @@ struct Input {
   }
   input.image = std::span(data + at, size - at);
   return true;
-}
-
-GuestMemory make_memory(std::span<const uint8_t> image) {
-  GuestMemory memory;
-  const std::pair<uint64_t, uint64_t> regions[] = {{kRegionA, kRegionASize},
-                                                   {kRegionB, kRegionBSize}};
-  for (auto [address, bytes] : regions) {
-    auto mapping = Mapping::anonymous(bytes);
-    if (!mapping || !memory.add_region(address, std::move(*mapping))) finding("guest memory");
-  }
-  size_t to_a = std::min<size_t>(image.size(), kRegionASize);
-  if (!memory.write(kRegionA, image.first(to_a))) finding("image");
-  size_t to_b = std::min<size_t>(image.size() - to_a, kRegionBSize);
-  if (!memory.write(kRegionB, image.subspan(to_a, to_b))) finding("image");
-  return memory;
-}
-
-// Whether host bytes [base, base + length) lie inside one region of guest memory.
-bool inside_guest(const GuestMemory& memory, const void* base, size_t length) {
-  auto address = reinterpret_cast<uintptr_t>(base);
-  for (const MemoryRegion& region : memory.regions()) {
-    auto start = reinterpret_cast<uintptr_t>(region.mapping.data());
-    if (address >= start && address <= start + region.size() &&
-        length <= start + region.size() - address)
-      return true;
-  }
-  return false;
 }
 
 // Every byte of guest memory, to see whether anything wrote to it.
@@ -312,65 +274,30 @@ class FuzzNetBackend final : public NetBackend {
   uint8_t sink_ = 0;
 };
 
-class NullIrq final : public IrqLine {
- public:
-  void set_level(bool) override {}
-};
-
 QueueLayout standard_layout(uint16_t queue, uint16_t size) {
-  QueueLayout layout;
-  layout.size = size;
-  layout.descriptor_table = kQueueArea + kQueueStride * queue;
-  layout.available_ring = layout.descriptor_table + 16ull * size;
-  layout.used_ring = (layout.available_ring + 4 + 2ull * size + 2 + 3) & ~3ull;
-  return layout;
+  return ring_layout(kQueueArea + kQueueStride * queue, size);
 }
 
 // ---- The guest's driver ----
-class Driver {
+class Driver : public MmioDriver {
  public:
   Driver(NetDevice& device, const GuestMemory& memory, const Input& input)
-      : device_(device),
+      : MmioDriver(device, [&device](uint16_t queue) { device.notify_queue(queue); }),
+        device_(device),
         memory_(memory),
         input_(input),
-        transport_(device, [&device](uint16_t queue) { device.notify_queue(queue); }),
         available_(device.queue_count(), 0) {}
-
-  uint32_t read(uint64_t offset) {
-    uint8_t bytes[4];
-    transport_.read(offset, bytes);
-    return le32(bytes);
-  }
-  void write(uint64_t offset, uint32_t value) {
-    uint8_t bytes[4] = {static_cast<uint8_t>(value), static_cast<uint8_t>(value >> 8),
-                        static_cast<uint8_t>(value >> 16), static_cast<uint8_t>(value >> 24)};
-    transport_.write(offset, bytes);
-  }
-  void write_address(uint64_t low, uint64_t address) {
-    write(low, static_cast<uint32_t>(address));
-    write(low + 4, static_cast<uint32_t>(address >> 32));
-  }
 
   // §3.1.1 with every queue set up; `fresh` zeroes the rings as a driver does after a reset (the
   // first time, the image's rings are taken as they are).
   void initialize(bool fresh) {
-    write(mmio::kStatus, 0);
-    write(mmio::kStatus, kStatusAcknowledge);
-    write(mmio::kStatus, kStatusAcknowledge | kStatusDriver);
-    write(mmio::kDeviceFeaturesSel, 0);
-    uint64_t offered = read(mmio::kDeviceFeatures);
-    write(mmio::kDeviceFeaturesSel, 1);
-    offered |= uint64_t{read(mmio::kDeviceFeatures)} << 32;
+    uint64_t offered = start();
     uint64_t transport = feature_bit(kFeatureRingIndirectDesc) | feature_bit(kFeatureRingEventIdx);
     uint64_t wanted = (offered & input_.features & ~transport) | feature_bit(kFeatureVersion1);
     if (!(input_.flags & kFlagRawFeatures)) wanted = consistent(wanted);
     if (input_.flags & kFlagIndirect) wanted |= feature_bit(kFeatureRingIndirectDesc);
     if (input_.flags & kFlagEventIndex) wanted |= feature_bit(kFeatureRingEventIdx);
-    write(mmio::kDriverFeaturesSel, 0);
-    write(mmio::kDriverFeatures, static_cast<uint32_t>(wanted));
-    write(mmio::kDriverFeaturesSel, 1);
-    write(mmio::kDriverFeatures, static_cast<uint32_t>(wanted >> 32));
-    write(mmio::kStatus, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk);
+    accept(wanted);
     bool accepted = read(mmio::kStatus) & kStatusFeaturesOk;
     if (!accepted && !(input_.flags & kFlagRawFeatures))
       finding("the device refused consistent features");
@@ -384,14 +311,9 @@ class Driver {
       available_[queue] = index ? *index : 0;
       if (input_.flags & kFlagNoInterrupts)
         (void)memory_.write_obj(layout.available_ring, uint16_t{kAvailFlagNoInterrupt});
-      write(mmio::kQueueSel, queue);
-      write(mmio::kQueueNum, layout.size);
-      write_address(mmio::kQueueDescLow, layout.descriptor_table);
-      write_address(mmio::kQueueDriverLow, layout.available_ring);
-      write_address(mmio::kQueueDeviceLow, layout.used_ring);
-      write(mmio::kQueueReady, 1);
+      set_up_queue(queue, layout);
     }
-    write(mmio::kStatus, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk);
+    driver_ok();
   }
 
   // Puts `head` in the next slot of `queue`'s available ring and publishes it.
@@ -413,7 +335,6 @@ class Driver {
   NetDevice& device_;
   const GuestMemory& memory_;
   const Input& input_;
-  MmioTransport transport_;
   std::vector<uint16_t> available_;
 };
 
@@ -432,7 +353,7 @@ void reset_and_check_quiet(NetDevice& device, Driver& driver, FuzzNetBackend& ba
 }
 
 [[maybe_unused]] void fuzz_net(const Input& input) {
-  GuestMemory memory = make_memory(input.image);
+  GuestMemory memory = make_memory(input.image, kRegionASize);
   auto owned = std::make_unique<FuzzNetBackend>(memory, input);
   FuzzNetBackend& backend = *owned;
   NetDeviceOptions options{"fuzz0", MacAddress{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}, 1500};
@@ -471,15 +392,9 @@ void reset_and_check_quiet(NetDevice& device, Driver& driver, FuzzNetBackend& ba
       case kBackendErrors:
         backend.set_errors(a % 8 == 7, b % 4 == 3);
         break;
-      case kRegister: {
-        uint64_t offset = uint64_t{a & 0x7fu} % 72 * 4;
-        if (a & 0x80) {
-          (void)driver.read(offset);
-        } else {
-          driver.write(offset, value);
-        }
+      case kRegister:
+        driver.register_access(a, value);
         break;
-      }
       case kReset:
         reset_and_check_quiet(device, driver, backend, memory);
         driver.initialize(true);
@@ -542,11 +457,11 @@ constexpr uint64_t kHole = 0x7000;
 constexpr uint64_t kAllFeatures = ~0ull;
 
 // Builds one input as a driver would lay out its rings.
-class Seed {
+class Seed : public SeedImage {
  public:
   explicit Seed(uint8_t flags, uint16_t size_log2 = 4, uint64_t features = kAllFeatures,
                 uint8_t offloads = 0x7f)
-      : size_(static_cast<uint16_t>(1u << size_log2)) {
+      : SeedImage(kRegionASize), size_(static_cast<uint16_t>(1u << size_log2)) {
     header_[0] = flags;
     header_[1] = static_cast<uint8_t>(size_log2);
     for (int i = 0; i < 8; ++i) header_[2 + i] = static_cast<uint8_t>(features >> (8 * i));
@@ -567,24 +482,6 @@ class Seed {
     return static_cast<uint8_t>(frame_count_++);
   }
 
-  // Writes at a guest address of region A or B (the image holds A, then B).
-  void put(uint64_t address, const void* bytes, size_t length) {
-    uint64_t offset = address >= kRegionB ? kRegionASize + (address - kRegionB) : address;
-    if (offset + length > image_.size()) image_.resize(offset + length, 0);
-    std::memcpy(image_.data() + offset, bytes, length);
-  }
-  template <typename T>
-  void put(uint64_t address, T value) {
-    put(address, &value, sizeof(value));
-  }
-  void descriptor_at(uint64_t table, uint16_t index, uint64_t address, uint32_t length,
-                     uint16_t flags, uint16_t next) {
-    uint64_t at = table + 16ull * index;
-    put(at, address);
-    put(at + 8, length);
-    put(at + 12, flags);
-    put(at + 14, next);
-  }
   // Descriptor `index` of `queue`'s table.
   void descriptor(uint16_t queue, uint16_t index, uint64_t address, uint32_t length,
                   uint16_t flags = 0, uint16_t next = 0) {
@@ -625,16 +522,7 @@ class Seed {
   void write(const std::string& path) {
     header_[11] = static_cast<uint8_t>(steps_.size() / kStepBytes);
     header_[12] = static_cast<uint8_t>(frame_count_);
-    FILE* file = std::fopen(path.c_str(), "wb");
-    if (!file) {
-      std::perror(path.c_str());
-      std::exit(1);
-    }
-    std::fwrite(header_, 1, sizeof(header_), file);
-    std::fwrite(steps_.data(), 1, steps_.size(), file);
-    std::fwrite(frames_.data(), 1, frames_.size(), file);
-    std::fwrite(image_.data(), 1, image_.size(), file);
-    std::fclose(file);
+    write_seed(path, {header_, steps_, frames_, image()});
   }
 
  private:
@@ -643,7 +531,6 @@ class Seed {
   std::vector<uint8_t> steps_;
   std::vector<uint8_t> frames_;
   size_t frame_count_ = 0;
-  std::vector<uint8_t> image_;
 };
 
 NetHeader header(uint8_t flags = 0, uint8_t gso_type = kNetGsoNone, uint16_t hdr_len = 0,
@@ -658,11 +545,7 @@ uint64_t bit(uint32_t feature) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s DIRECTORY\n", argv[0]);
-    return 2;
-  }
-  std::string dir = argv[1];
+  std::string dir = seed_directory(argc, argv);
   const uint64_t no_mrg = kAllFeatures & ~bit(kNetFeatureMrgRxbuf);
   {
     Seed seed(kFlagOffloads);  // a plain frame sent

@@ -31,16 +31,17 @@
 #include "devices/virtio/mmio_transport.h"
 #include "devices/virtio/virtio_spec.h"
 #include "devices/virtio/virtqueue.h"
+#include "tests/fuzz/fuzz_support.h"
 #include "vmm/base/device_worker.h"
 #include "vmm/base/fd.h"
 #include "vmm/base/guest_memory.h"
-#include "vmm/base/irq_line.h"
 #include "vmm/base/log.h"
 
 namespace {
 
 using namespace wisp;
 using namespace wisp::virtio;
+using namespace wisp::fuzz;
 
 // ---- The input format ----
 // [0]       flags (below)
@@ -61,23 +62,8 @@ constexpr size_t kRegisterOpBytes = 5;
 
 enum Completion : uint8_t { kFull, kShort, kError, kZero, kTooMuch, kRefuseNext, kCompletionKinds };
 
-constexpr uint64_t kRegionA = 0;
-constexpr uint64_t kRegionASize = 0x4000;
-constexpr uint64_t kRegionB = 0x8000;  // [0x4000, 0x8000) is a hole
-constexpr uint64_t kRegionBSize = 0x1000;
+constexpr uint64_t kRegionASize = 0x4000;  // [0x4000, kRegionB) is a hole
 constexpr uint64_t kDiskBytes = 64 * 1024;
-
-[[noreturn]] void finding(const char* what) {
-  std::fprintf(stderr, "virtio_fuzz: %s\n", what);
-  __builtin_trap();
-}
-
-uint16_t le16(const uint8_t* p) {
-  return static_cast<uint16_t>(p[0] | (p[1] << 8));
-}
-uint32_t le32(const uint8_t* p) {
-  return uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 24);
-}
 
 struct Input {
   uint8_t flags = 0;
@@ -88,12 +74,7 @@ struct Input {
 };
 
 QueueLayout standard_layout(uint16_t size) {
-  QueueLayout layout;
-  layout.size = size;
-  layout.descriptor_table = kRegionA;
-  layout.available_ring = kRegionA + 16ull * size;
-  layout.used_ring = (layout.available_ring + 4 + 2ull * size + 2 + 3) & ~3ull;
-  return layout;
+  return ring_layout(kRegionA, size);
 }
 
 [[maybe_unused]] bool parse(const uint8_t* data, size_t size, Input& input) {
@@ -115,36 +96,9 @@ QueueLayout standard_layout(uint16_t size) {
   return true;
 }
 
-GuestMemory make_memory(std::span<const uint8_t> image) {
-  GuestMemory memory;
-  const std::pair<uint64_t, uint64_t> regions[] = {{kRegionA, kRegionASize},
-                                                   {kRegionB, kRegionBSize}};
-  for (auto [address, bytes] : regions) {
-    auto mapping = Mapping::anonymous(bytes);
-    if (!mapping || !memory.add_region(address, std::move(*mapping))) finding("guest memory");
-  }
-  size_t to_a = std::min<size_t>(image.size(), kRegionASize);
-  if (!memory.write(kRegionA, image.first(to_a))) finding("image");
-  size_t to_b = std::min<size_t>(image.size() - to_a, kRegionBSize);
-  if (!memory.write(kRegionB, image.subspan(to_a, to_b))) finding("image");
-  return memory;
-}
-
-// Whether host bytes [base, base + length) lie inside one region of guest memory.
-bool inside_guest(const GuestMemory& memory, const void* base, size_t length) {
-  auto address = reinterpret_cast<uintptr_t>(base);
-  for (const MemoryRegion& region : memory.regions()) {
-    auto start = reinterpret_cast<uintptr_t>(region.mapping.data());
-    if (address >= start && address <= start + region.size() &&
-        length <= start + region.size() - address)
-      return true;
-  }
-  return false;
-}
-
 // ---- 1. The walker alone ----
 [[maybe_unused]] void fuzz_walker(const Input& input) {
-  GuestMemory memory = make_memory(input.image);
+  GuestMemory memory = make_memory(input.image, kRegionASize);
   VirtQueue::Features features{(input.flags & kFlagIndirect) != 0,
                                (input.flags & kFlagEventIndex) != 0};
   auto queue = VirtQueue::create(memory, input.layout, features);
@@ -316,79 +270,37 @@ class FuzzBackend final : public BlockBackend {
   uint8_t sink_ = 0;
 };
 
-class NullIrq final : public IrqLine {
- public:
-  void set_level(bool) override {}
-};
-
-class Driver {
+class Driver : public MmioDriver {
  public:
   Driver(BlockDevice& device, FuzzBackend& backend)
-      : backend_(backend), transport_(device, [this, &device](uint16_t queue) {
-          device.notify_queue(queue);
-          if (!backend_.all_submitted())
-            finding("the device left operations unsubmitted after serving a queue");
-        }) {}
-
-  uint32_t read(uint64_t offset) {
-    uint8_t bytes[4];
-    transport_.read(offset, bytes);
-    return le32(bytes);
-  }
-  void write(uint64_t offset, uint32_t value) {
-    uint8_t bytes[4] = {static_cast<uint8_t>(value), static_cast<uint8_t>(value >> 8),
-                        static_cast<uint8_t>(value >> 16), static_cast<uint8_t>(value >> 24)};
-    transport_.write(offset, bytes);
-  }
-  void write_address(uint64_t low, uint64_t address) {
-    write(low, static_cast<uint32_t>(address));
-    write(low + 4, static_cast<uint32_t>(address >> 32));
-  }
+      : MmioDriver(device,
+                   [this, &device](uint16_t queue) {
+                     device.notify_queue(queue);
+                     if (!backend_.all_submitted())
+                       finding("the device left operations unsubmitted after serving a queue");
+                   }),
+        backend_(backend) {}
 
   void initialize(const Input& input) {
-    write(mmio::kStatus, 0);
-    write(mmio::kStatus, kStatusAcknowledge);
-    write(mmio::kStatus, kStatusAcknowledge | kStatusDriver);
-    write(mmio::kDeviceFeaturesSel, 0);
-    uint64_t offered = read(mmio::kDeviceFeatures);
-    write(mmio::kDeviceFeaturesSel, 1);
-    offered |= uint64_t{read(mmio::kDeviceFeatures)} << 32;
+    uint64_t offered = start();
     uint64_t wanted =
         offered & ~(feature_bit(kFeatureRingIndirectDesc) | feature_bit(kFeatureRingEventIdx));
     if (input.flags & kFlagIndirect) wanted |= feature_bit(kFeatureRingIndirectDesc);
     if (input.flags & kFlagEventIndex) wanted |= feature_bit(kFeatureRingEventIdx);
-    write(mmio::kDriverFeaturesSel, 0);
-    write(mmio::kDriverFeatures, static_cast<uint32_t>(wanted));
-    write(mmio::kDriverFeaturesSel, 1);
-    write(mmio::kDriverFeatures, static_cast<uint32_t>(wanted >> 32));
-    write(mmio::kStatus, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk);
-    write(mmio::kQueueSel, 0);
-    write(mmio::kQueueNum, input.layout.size);
-    write_address(mmio::kQueueDescLow, input.layout.descriptor_table);
-    write_address(mmio::kQueueDriverLow, input.layout.available_ring);
-    write_address(mmio::kQueueDeviceLow, input.layout.used_ring);
-    write(mmio::kQueueReady, 1);
-    write(mmio::kStatus, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk);
+    accept(wanted);
+    set_up_queue(0, input.layout);
+    driver_ok();
   }
 
-  // One register operation from the input: a write, or (top bit of the selector) a read,
-  // anywhere in the register file or the start of the configuration space.
-  void register_op(const uint8_t* op) {
-    uint64_t offset = uint64_t{op[0] & 0x7fu} % 72 * 4;
-    if (op[0] & 0x80) {
-      (void)read(offset);
-    } else {
-      write(offset, le32(op + 1));
-    }
-  }
+  // One register operation from the input: selector, le32 value.
+  void register_op(const uint8_t* op) { register_access(op[0], le32(op + 1)); }
 
  private:
   FuzzBackend& backend_;
-  MmioTransport transport_;
 };
 
 [[maybe_unused]] void fuzz_block(const Input& input) {
-  GuestMemory memory = make_memory(input.image);
+  GuestMemory memory = make_memory(input.image, kRegionASize);
   auto owned = std::make_unique<FuzzBackend>(memory, input);
   FuzzBackend& backend = *owned;
   BlockDeviceOptions options;
@@ -454,9 +366,10 @@ constexpr uint64_t kSeedTables = 0x5c0;
 constexpr uint64_t kBuf = 0x800;
 
 // Builds one input as a driver would lay out its rings.
-class Seed {
+class Seed : public SeedImage {
  public:
-  Seed(uint8_t flags, uint16_t size_log2) : layout_(standard_layout(1 << size_log2)) {
+  Seed(uint8_t flags, uint16_t size_log2)
+      : SeedImage(kRegionASize), layout_(standard_layout(1 << size_log2)) {
     header_[0] = flags;
     header_[1] = static_cast<uint8_t>(size_log2);
   }
@@ -478,27 +391,9 @@ class Seed {
     for (int i = 0; i < 4; ++i) ops_.push_back(static_cast<uint8_t>(value >> (8 * i)));
   }
 
-  // Writes at a guest address of region A or B (the image holds A, then B).
-  void put(uint64_t address, const void* bytes, size_t length) {
-    uint64_t offset = address >= kRegionB ? kRegionASize + (address - kRegionB) : address;
-    if (offset + length > image_.size()) image_.resize(offset + length, 0);
-    std::memcpy(image_.data() + offset, bytes, length);
-  }
-  template <typename T>
-  void put(uint64_t address, T value) {
-    put(address, &value, sizeof(value));
-  }
-  void descriptor(uint64_t table, uint16_t index, uint64_t address, uint32_t length, uint16_t flags,
-                  uint16_t next) {
-    uint64_t at = table + 16ull * index;
-    put(at, address);
-    put(at + 8, length);
-    put(at + 12, flags);
-    put(at + 14, next);
-  }
   void descriptor(uint16_t index, uint64_t address, uint32_t length, uint16_t flags,
                   uint16_t next) {
-    descriptor(layout_.descriptor_table, index, address, length, flags, next);
+    descriptor_at(layout_.descriptor_table, index, address, length, flags, next);
   }
   void header(uint64_t at, uint32_t type, uint64_t sector) {
     put(at, type);
@@ -533,15 +428,7 @@ class Seed {
 
   void write(const std::string& path) {
     header_[16] = static_cast<uint8_t>(ops_.size() / kRegisterOpBytes);
-    FILE* file = std::fopen(path.c_str(), "wb");
-    if (!file) {
-      std::perror(path.c_str());
-      std::exit(1);
-    }
-    std::fwrite(header_, 1, sizeof(header_), file);
-    std::fwrite(ops_.data(), 1, ops_.size(), file);
-    std::fwrite(image_.data(), 1, image_.size(), file);
-    std::fclose(file);
+    write_seed(path, {header_, ops_, image()});
   }
 
   const QueueLayout& layout() const { return layout_; }
@@ -550,18 +437,13 @@ class Seed {
   QueueLayout layout_;
   uint8_t header_[kHeaderBytes] = {};
   std::vector<uint8_t> ops_;
-  std::vector<uint8_t> image_;
   uint16_t available_ = 0;
 };
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s DIRECTORY\n", argv[0]);
-    return 2;
-  }
-  std::string dir = argv[1];
+  std::string dir = seed_directory(argc, argv);
   {
     Seed seed(0, 3);  // a read, a write, a flush, a GET_ID
     uint16_t next = seed.request(0, kBlockTypeIn, 1, kBuf, 512, true);
@@ -577,10 +459,10 @@ int main(int argc, char** argv) {
     Seed seed(kFlagIndirect, 3);  // an indirect table
     constexpr uint64_t kTable = kSeedTables;
     seed.header(kSeedHeaders, kBlockTypeOut, 4);
-    seed.descriptor(kTable, 0, kSeedHeaders, 16, kDescFlagNext, 1);
-    seed.descriptor(kTable, 1, kBuf, 512, kDescFlagNext, 2);
-    seed.descriptor(kTable, 2, kBuf + 512, 512, kDescFlagNext, 3);
-    seed.descriptor(kTable, 3, kSeedStatuses, 1, kDescFlagWrite, 0);
+    seed.descriptor_at(kTable, 0, kSeedHeaders, 16, kDescFlagNext, 1);
+    seed.descriptor_at(kTable, 1, kBuf, 512, kDescFlagNext, 2);
+    seed.descriptor_at(kTable, 2, kBuf + 512, 512, kDescFlagNext, 3);
+    seed.descriptor_at(kTable, 3, kSeedStatuses, 1, kDescFlagWrite, 0);
     seed.descriptor(0, kTable, 64, kDescFlagIndirect, 0);
     seed.available(0);
     seed.write(dir + "/indirect");

@@ -28,7 +28,6 @@
 #define TEST_WORDS (TEST_SECTORS * WORDS_PER_SECTOR)
 #define HALF_BYTES (TEST_SECTORS / 2 * VIRTIO_BLK_SECTOR_SIZE)
 #define MAX_SEGMENTS 8
-#define MAX_WINDOWS 16
 #define VIRTIO_BLK_T_UNKNOWN 0xfe /* no request type of §5.2.6 */
 #define STATUS_NOT_WRITTEN 0xff
 
@@ -42,7 +41,7 @@ KIT_NOINIT static uint64_t read_data[TEST_WORDS] __attribute__((aligned(4096)));
 static struct virtq_desc indirect_table[MAX_SEGMENTS + 2] __attribute__((aligned(16)));
 static struct virtio_blk_req_header header;
 static volatile uint8_t status;
-static int failures;
+static struct kit_checks checks = {"virtio-blk", 0};
 
 /* One request of the test and what must come of it. */
 struct step {
@@ -56,30 +55,6 @@ struct step {
   enum virtq_wait wait;
   uint8_t expected; /* status; VIRTIO_BLK_S_OK is 0 */
 };
-
-static void fail(const char* what, const char* detail) {
-  serial_print("virtio-blk: FAILED: ");
-  serial_print(what);
-  if (detail) {
-    serial_print(": ");
-    serial_print(detail);
-  }
-  serial_print("\n");
-  failures++;
-}
-
-static void fail_numbers(const char* what, const char* got, uint64_t value, uint64_t expected) {
-  serial_print("virtio-blk: FAILED: ");
-  serial_print(what);
-  serial_print(": ");
-  serial_print(got);
-  serial_print(" ");
-  serial_print_dec(value);
-  serial_print(", expected ");
-  serial_print_dec(expected);
-  serial_print("\n");
-  failures++;
-}
 
 /* Submits the request (header, data buffers, status byte), waits for it, checks its status and,
  * for a read, the used length. */
@@ -101,27 +76,17 @@ static void run(const struct step* step) {
   if (virtq_submit(&requestq, buffers, count, indirect ? indirect_table : NULL) >= 0)
     error = virtq_wait(&requestq, &done);
   if (error)
-    fail(step->name, error);
+    kit_fail(&checks, step->name, error);
   else if (status != step->expected)
-    fail_numbers(step->name, "status", status, step->expected);
+    kit_fail_numbers(&checks, step->name, "status", status, step->expected);
   /* §2.6.8: the used length counts the bytes written, data and status. */
   else if (step->type == VIRTIO_BLK_T_IN && status == VIRTIO_BLK_S_OK &&
            done.written != step->bytes + 1)
-    fail_numbers(step->name, "used length", done.written, step->bytes + 1);
-}
-
-static bool find_block_device(const char* cmdline) {
-  static struct virtio_mmio_window windows[MAX_WINDOWS];
-  int found = virtio_mmio_parse_cmdline(cmdline, windows, MAX_WINDOWS);
-  for (int i = 0; i < found && i < MAX_WINDOWS; i++) {
-    const char* error = virtio_mmio_probe(&blk, &windows[i]);
-    if (!error && blk.device_id == VIRTIO_ID_BLOCK) return true;
-  }
-  return false;
+    kit_fail_numbers(&checks, step->name, "used length", done.written, step->bytes + 1);
 }
 
 static bool set_up(const char* cmdline) {
-  if (!find_block_device(cmdline)) {
+  if (!virtio_mmio_find(&blk, cmdline, VIRTIO_ID_BLOCK)) {
     serial_print("virtio-blk: no virtio-mmio block device on the command line\n");
     return false;
   }
@@ -171,7 +136,7 @@ static void check_read_back(uint64_t seed) {
       serial_print(", wrote ");
       serial_print_hex(pattern(seed, sector, word));
       serial_print("\n");
-      failures++;
+      checks.failures++;
       return;
     }
   }
@@ -197,7 +162,7 @@ int guest_main(const char* cmdline) {
   serial_print_dec(capacity);
   serial_print(" sectors\n");
   if (capacity < TEST_SECTORS) {
-    fail("the disk is smaller than the 64 sectors the test writes", NULL);
+    kit_fail(&checks, "the disk is smaller than the 64 sectors the test writes", NULL);
     return EXIT_FAILED;
   }
 
@@ -258,13 +223,6 @@ int guest_main(const char* cmdline) {
   serial_print("interrupts: ");
   serial_print_dec(blk.interrupts);
   serial_print("\n");
-  if (blk.interrupts == 0) fail("no interrupt was handled", NULL);
-  if (failures) {
-    serial_print("virtio-blk: ");
-    serial_print_dec((uint64_t)failures);
-    serial_print(" checks failed\n");
-    return EXIT_FAILED;
-  }
-  serial_print("virtio-blk: ok\n");
-  return 0;
+  if (blk.interrupts == 0) kit_fail(&checks, "no interrupt was handled", NULL);
+  return kit_checks_passed(&checks) ? 0 : EXIT_FAILED;
 }

@@ -22,7 +22,6 @@
 #define DEFAULT_MIB 64
 #define DEFAULT_DEPTH 4
 #define DEFAULT_REQUEST_KIB 1024
-#define MAX_WINDOWS 16
 
 #define EXIT_FAILED 1
 #define EXIT_NO_DEVICE 2
@@ -69,13 +68,8 @@ static uint64_t number_option(const char* cmdline, const char* prefix, uint64_t 
 }
 
 static const char* set_up(const char* cmdline, uint64_t wanted_request_bytes) {
-  static struct virtio_mmio_window windows[MAX_WINDOWS];
-  int found = virtio_mmio_parse_cmdline(cmdline, windows, MAX_WINDOWS);
-  int i = 0;
-  while (i < found && i < MAX_WINDOWS &&
-         (virtio_mmio_probe(&blk, &windows[i]) || blk.device_id != VIRTIO_ID_BLOCK))
-    i++;
-  if (i == found || i == MAX_WINDOWS) return "no virtio-mmio block device on the command line";
+  if (!virtio_mmio_find(&blk, cmdline, VIRTIO_ID_BLOCK))
+    return "no virtio-mmio block device on the command line";
   const char* error =
       virtio_negotiate(&blk, 0,
                        VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC) | VIRTIO_BIT(VIRTIO_F_EVENT_IDX) |

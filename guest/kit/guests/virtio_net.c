@@ -25,7 +25,6 @@
 #include "virtio_net.h"
 #include "virtio_mmio.h"
 
-#define MAX_WINDOWS 16
 #define RX_BUFFERS 32
 #define RX_BUFFER_BYTES 2048 /* §5.1.6.3.1: at least 1526 bytes without MRG_RXBUF or GUEST_TSO */
 #define RX_BUFFER_BYTES_MERGED 1024
@@ -55,18 +54,7 @@ static struct virtio_net_hdr tx_header;
 static uint8_t mac[ETH_ADDRESS_BYTES], host_mac[ETH_ADDRESS_BYTES];
 static const uint8_t broadcast[ETH_ADDRESS_BYTES] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 static uint32_t guest_ip, host_ip;
-static int failures;
-
-static void fail(const char* what, const char* detail) {
-  serial_print("virtio-net: FAILED: ");
-  serial_print(what);
-  if (detail) {
-    serial_print(": ");
-    serial_print(detail);
-  }
-  serial_print("\n");
-  failures++;
-}
+static struct kit_checks checks = {"virtio-net", 0};
 
 /* ---- Bytes on the wire (big-endian) ---------------------------------------------------- */
 
@@ -147,16 +135,6 @@ static bool parse_mac(const char* s, uint8_t* address) {
 
 /* ---- The device -------------------------------------------------------------------------- */
 
-static bool find_net_device(const char* cmdline) {
-  static struct virtio_mmio_window windows[MAX_WINDOWS];
-  int found = virtio_mmio_parse_cmdline(cmdline, windows, MAX_WINDOWS);
-  for (int i = 0; i < found && i < MAX_WINDOWS; i++) {
-    const char* error = virtio_mmio_probe(&net, &windows[i]);
-    if (!error && net.device_id == VIRTIO_ID_NET) return true;
-  }
-  return false;
-}
-
 static const char* post_receive_buffer(unsigned index) {
   struct virtq_buffer buffer = {rx_buffers[index], rx_buffer_bytes, true};
   int head = virtq_submit(&rxq, &buffer, 1, NULL);
@@ -166,7 +144,7 @@ static const char* post_receive_buffer(unsigned index) {
 }
 
 static bool set_up(const char* cmdline, bool post_later) {
-  if (!find_net_device(cmdline)) {
+  if (!virtio_mmio_find(&net, cmdline, VIRTIO_ID_NET)) {
     serial_print("virtio-net: no virtio-mmio network device on the command line\n");
     return false;
   }
@@ -212,7 +190,7 @@ static bool set_up(const char* cmdline, bool post_later) {
  * status and the MTU. */
 static void check_config(const char* cmdline) {
   if (!virtio_has_feature(&net, VIRTIO_NET_F_MAC)) {
-    fail("VIRTIO_NET_F_MAC is not offered", NULL);
+    kit_fail(&checks, "VIRTIO_NET_F_MAC is not offered", NULL);
     return;
   }
   for (int i = 0; i < ETH_ADDRESS_BYTES; i++)
@@ -220,22 +198,22 @@ static void check_config(const char* cmdline) {
   serial_print("mac: ");
   print_mac(mac);
   serial_print("\n");
-  if (mac[0] & 1) fail("the MAC address is a multicast address", NULL);
+  if (mac[0] & 1) kit_fail(&checks, "the MAC address is a multicast address", NULL);
   const char* expected_word = cmdline_find(cmdline, "mac=");
   uint8_t expected[ETH_ADDRESS_BYTES];
   if (expected_word && !parse_mac(expected_word, expected))
-    fail("mac= on the command line is not a MAC address", expected_word);
+    kit_fail(&checks, "mac= on the command line is not a MAC address", expected_word);
   else if (expected_word && !same_bytes(mac, expected, ETH_ADDRESS_BYTES))
-    fail("the MAC address is not the one on the command line", expected_word);
+    kit_fail(&checks, "the MAC address is not the one on the command line", expected_word);
   if (virtio_has_feature(&net, VIRTIO_NET_F_STATUS) &&
       !(virtio_config_read16(&net, VIRTIO_NET_CONFIG_STATUS) & VIRTIO_NET_S_LINK_UP))
-    fail("the link is down", NULL);
+    kit_fail(&checks, "the link is down", NULL);
   if (virtio_has_feature(&net, VIRTIO_NET_F_MTU)) {
     uint16_t mtu = virtio_config_read16(&net, VIRTIO_NET_CONFIG_MTU);
     serial_print("mtu: ");
     serial_print_dec(mtu);
     serial_print("\n");
-    if (mtu < 68) fail("the MTU is below IPv4's minimum of 68", NULL);
+    if (mtu < 68) kit_fail(&checks, "the MTU is below IPv4's minimum of 68", NULL);
   }
 }
 
@@ -345,7 +323,7 @@ static bool resolve_host(void) {
     serial_print("\n");
     return true;
   }
-  fail("ARP request for the host's address", error ? error : "no reply");
+  kit_fail(&checks, "ARP request for the host's address", error ? error : "no reply");
   return false;
 }
 
@@ -423,7 +401,7 @@ static void ping(uint16_t sequence, uint32_t payload) {
   serial_print(" bytes: ");
   serial_print(error ? error : "no reply");
   serial_print("\n");
-  failures++;
+  checks.failures++;
 }
 
 /* Is frame a flood datagram (to the guest, UDP port FLOOD_PORT)? Checks it when it is. */
@@ -481,7 +459,7 @@ static void hold_then_take_flood(uint64_t milliseconds) {
   serial_print(" to ");
   serial_print_dec(last);
   serial_print("\n");
-  if (error) fail("the flood's datagrams", error);
+  if (error) kit_fail(&checks, "the flood's datagrams", error);
 }
 
 int guest_main(const char* cmdline) {
@@ -492,12 +470,12 @@ int guest_main(const char* cmdline) {
   check_config(cmdline);
   const char* ip_word = cmdline_find(cmdline, "ip=");
   const char* host_word = cmdline_find(cmdline, "host=");
-  if (ip_word && !failures) {
+  if (ip_word && !checks.failures) {
     if (!parse_ipv4(ip_word, &guest_ip) || !host_word || !parse_ipv4(host_word, &host_ip)) {
-      fail("ip=A.B.C.D needs host=E.F.G.H on the command line", NULL);
+      kit_fail(&checks, "ip=A.B.C.D needs host=E.F.G.H on the command line", NULL);
     } else {
       if (hold) hold_then_take_flood(hold);
-      if (!failures && resolve_host()) {
+      if (!checks.failures && resolve_host()) {
         uint16_t sequence = 1;
         for (int i = 0; i < PINGS; i++) ping(sequence++, PING_BYTES);
         ping(sequence++, LARGE_PING_BYTES);
@@ -506,14 +484,7 @@ int guest_main(const char* cmdline) {
     serial_print("interrupts: ");
     serial_print_dec(net.interrupts);
     serial_print("\n");
-    if (net.interrupts == 0) fail("no interrupt was handled", NULL);
+    if (net.interrupts == 0) kit_fail(&checks, "no interrupt was handled", NULL);
   }
-  if (failures) {
-    serial_print("virtio-net: ");
-    serial_print_dec((uint64_t)failures);
-    serial_print(" checks failed\n");
-    return EXIT_FAILED;
-  }
-  serial_print("virtio-net: ok\n");
-  return 0;
+  return kit_checks_passed(&checks) ? 0 : EXIT_FAILED;
 }

@@ -185,8 +185,9 @@ Result<void> DeviceManager::attach_virtio(VirtioSlot& slot, uint32_t gsi) {
   return {};
 }
 
-void DeviceManager::start() {
-  for (auto& slot : virtio_) slot->thread->start();
+Result<void> DeviceManager::start() {
+  for (auto& slot : virtio_) TRY(slot->thread->start());
+  return {};
 }
 
 void DeviceManager::stop() {

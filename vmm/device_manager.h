@@ -38,7 +38,7 @@ class DeviceManager {
   const PlatformDescription& platform() const { return platform_; }
 
   // Starts the device threads (call with the signals the VMM handles blocked).
-  void start();
+  Result<void> start();
   // Stops every device thread once its device has finished what was in flight and flushed its
   // writable disks. The vCPUs must have stopped first. Idempotent.
   void stop();

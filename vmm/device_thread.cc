@@ -1,5 +1,7 @@
 #include "vmm/device_thread.h"
 
+#include <system_error>
+
 #include "vmm/base/log.h"
 
 namespace wisp {
@@ -18,13 +20,18 @@ DeviceThread::~DeviceThread() {
   stop([] {});
 }
 
-void DeviceThread::start() {
-  thread_ = std::jthread([this] {
-    // Thread names are at most 15 characters.
-    pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
-    if (auto served = loop_.run(); !served) log::error("{}: {}", name_, served.error().message());
-  });
+Result<void> DeviceThread::start() {
+  try {
+    thread_ = std::jthread([this] {
+      // Thread names are at most 15 characters.
+      pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
+      if (auto served = loop_.run(); !served) log::error("{}: {}", name_, served.error().message());
+    });
+  } catch (const std::system_error& error) {
+    return fail("starting the thread {}: {}", name_, error.code().message());
+  }
   thread_id_ = thread_.get_id();
+  return {};
 }
 
 void DeviceThread::stop(const std::function<void()>& last_task) {

@@ -5,6 +5,8 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 
+#include <system_error>
+
 #include "devices/legacy/acpi_pm.h"
 #include "devices/legacy/debug_exit.h"
 #include "devices/legacy/i8042.h"
@@ -210,8 +212,13 @@ Result<StopReason> Vm::run(std::optional<std::chrono::steady_clock::time_point> 
   }
 
   Vcpu::install_kick_signal();
-  devices_->start();
-  for (auto& vcpu : vcpus_) threads_.emplace_back([this, &vcpu] { vcpu_thread(*vcpu); });
+  if (Result<void> started = start_threads(); !started) {
+    // What started stops again; the error ends the run (exit status 10).
+    stop_vcpus();
+    devices_->stop();
+    com1_->set_receive_space_callback(nullptr);
+    return std::unexpected(started.error());
+  }
   Result<void> served = loop_.run();
   if (timing_) timing_->mark(BootTiming::Phase::kStopped);
   log::debug("event loop ended; stopping the vCPUs");
@@ -230,6 +237,18 @@ void Vm::vcpu_thread(Vcpu& vcpu) {
   if (std::optional<StopReason> reason = vcpu.run(*this, stopping_)) request_stop(*reason);
   // From here on the thread may be joined: kick() must not signal it any more.
   vcpu.set_thread(0);
+}
+
+// The device threads, then one thread per vCPU. A process that may not create more threads gets an
+// error, not an abort.
+Result<void> Vm::start_threads() {
+  TRY(devices_->start());
+  try {
+    for (auto& vcpu : vcpus_) threads_.emplace_back([this, &vcpu] { vcpu_thread(*vcpu); });
+  } catch (const std::system_error& error) {
+    return fail("starting a vCPU thread: {}", error.code().message());
+  }
+  return {};
 }
 
 void Vm::stop_vcpus() {

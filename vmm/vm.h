@@ -59,6 +59,7 @@ class Vm final : public VmStopper, public VcpuExitHandler {
   Result<void> load_kernel();
   Result<void> open_serial_output();
   void vcpu_thread(Vcpu& vcpu);
+  Result<void> start_threads();
   void stop_vcpus();
 
   VmConfig config_;

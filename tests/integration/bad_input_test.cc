@@ -123,3 +123,21 @@ TEST_CASE("a missing or unusable /dev/kvm is named", "[kvm]") {
   CHECK(wrong.err.find("KVM_GET_API_VERSION") != std::string::npos);
   ::unlink(not_kvm.c_str());
 }
+
+TEST_CASE("a thread that cannot start is an error (status 10), not an abort", "[kvm]") {
+  // without_threads refuses every new thread (a seccomp filter), as a reached process limit
+  // would. The first thread Wisp starts is a device's when there is a device, else a vCPU's.
+  auto vcpu = run_process({WITHOUT_THREADS, kWisp, "run", "--kernel", kHello}, "", kTimeout);
+  INFO("stderr: " << vcpu.err);
+  CHECK(vcpu.status == 10);
+  CHECK(vcpu.err.find("starting a vCPU thread: Resource temporarily unavailable") !=
+        std::string::npos);
+
+  std::string disk = temp_file_with(std::string(1 << 20, '\0'));
+  auto device = run_process(
+      {WITHOUT_THREADS, kWisp, "run", "--kernel", kHello, "--disk", "path=" + disk}, "", kTimeout);
+  INFO("stderr: " << device.err);
+  CHECK(device.status == 10);
+  CHECK(device.err.find("starting the thread wisp-blk0") != std::string::npos);
+  ::unlink(disk.c_str());
+}

@@ -13,7 +13,8 @@
 # vmlinuz-generic (Debian's generic kernel), POSIX sh (busybox or dash),
 # iproute2's ip (busybox's has no tuntap), busybox's httpd, wget and ping, md5sum, du,
 # e2fsprogs' debugfs and e2fsck on PATH, and its mke2fs at /usr/sbin/mke2fs.
-# A file `only` beside this script, if there is one, lists the checks to run (the others skip).
+# A file `only` beside this script, if there is one, lists the checks to run (the others skip);
+# a file `skip`, one name a line, the checks an earlier attempt finished (tests/linux/run.sh).
 MARKER="wisp-guest: init reached"
 DIR=${WISP_CHECK_DIR:-.}
 WORK=$(mktemp -d)
@@ -76,6 +77,10 @@ check() {
     name=$1 options=$2
     shift 2
     if [ -f "$DIR/only" ] && ! grep -qw "$name" "$DIR/only"; then
+        return
+    fi
+    if [ -f "$DIR/skip" ] && grep -qx "$name" "$DIR/skip"; then
+        progress "$name: finished in an earlier attempt"
         return
     fi
     log=$WORK/$name.log input=$WORK/$name.in hostlog=$WORK/$name.host

@@ -66,6 +66,9 @@ inline constexpr uint16_t kI8042DataPort = 0x60;
 inline constexpr uint16_t kI8042CommandPort = 0x64;
 inline constexpr uint16_t kDebugExitPort = 0xf4;
 inline constexpr uint16_t kDebugExitPortCount = 4;
+// QEMU's fw_cfg, legacy interface: the 16-bit selector port, then the 8-bit data port.
+inline constexpr uint16_t kFwCfgSelectorPort = 0x510;
+inline constexpr uint16_t kFwCfgPortCount = 2;
 // ACPI hardware-reduced sleep and reset registers (FADT SLEEP_CONTROL_REG, SLEEP_STATUS_REG,
 // RESET_REG), one byte each.
 inline constexpr uint16_t kAcpiSleepControlPort = 0x600;

@@ -188,3 +188,31 @@ TEST_CASE("serial tee mode writes the console to the terminal and a file", "[kvm
   CHECK(read_file(path) == result.out);
   ::unlink(path);
 }
+
+TEST_CASE("fw_cfg: a QEMU guest learns its CPU count, RAM size and RAM map", "[kvm][kit][fw_cfg]") {
+  // Not boot(): each run sets its own memory size. The same guest under QEMU prints the same
+  // lines, and a reserved e820 entry besides (qemu/run.sh, guest/kit/README.md).
+  auto small = run_process({kWisp, "run", "--kernel", kit_guest("fw_cfg.pvh.elf"), "--cpus", "2",
+                            "--memory", "64M", "--cmdline", "fw cfg"},
+                           "", kTimeout);
+  UNSCOPED_INFO("64M: stdout: " << small.out << " stderr: " << small.err);
+  CHECK(small.out ==
+        "fw_cfg: cpus=2 ram=67108864\n"
+        "fw_cfg: cmdline=fw cfg\n"
+        "fw_cfg: e820 address=0x0 size=0x4000000 type=1\n"
+        "fw_cfg: ok\n");
+  CHECK(small.status == kGuestExitedZero);
+
+  // Past the 32-bit MMIO hole at 3 GiB, RAM goes on at 4 GiB (reserved lazily: no host needs 5G).
+  auto large = run_process({kWisp, "run", "--kernel", kit_guest("fw_cfg.elf64.elf"), "--cpus", "3",
+                            "--memory", "5G", "--cmdline", "large"},
+                           "", kTimeout);
+  UNSCOPED_INFO("5G: stdout: " << large.out << " stderr: " << large.err);
+  CHECK(large.out ==
+        "fw_cfg: cpus=3 ram=5368709120\n"
+        "fw_cfg: cmdline=large\n"
+        "fw_cfg: e820 address=0x0 size=0xc0000000 type=1\n"
+        "fw_cfg: e820 address=0x100000000 size=0x80000000 type=1\n"
+        "fw_cfg: ok\n");
+  CHECK(large.status == kGuestExitedZero);
+}

@@ -9,6 +9,7 @@
 
 #include "devices/legacy/acpi_pm.h"
 #include "devices/legacy/debug_exit.h"
+#include "devices/legacy/fw_cfg.h"
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/null_device.h"
 #include "firmware/kernel_loader.h"
@@ -145,6 +146,10 @@ Result<void> Vm::create_devices() {
                     "i8042"));
   TRY(port_bus_.add(layout::kDebugExitPort, layout::kDebugExitPortCount,
                     std::make_shared<DebugExit>(*this), "debug-exit"));
+  FwCfgMachine machine{config_.memory_bytes, config_.cpus, config_.cmdline,
+                       ram_ranges(config_.memory_bytes)};
+  TRY(port_bus_.add(layout::kFwCfgSelectorPort, layout::kFwCfgPortCount,
+                    std::make_shared<FwCfg>(machine), "fw_cfg"));
   TRY(port_bus_.add(layout::kAcpiSleepControlPort, AcpiPowerManagement::kPortCount,
                     std::make_shared<AcpiPowerManagement>(*this, layout::kAcpiS5SleepType,
                                                           layout::kAcpiResetValue),

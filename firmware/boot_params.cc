@@ -49,8 +49,8 @@ Result<void> write_boot_params(const GuestMemory& memory, uint64_t address,
 Result<void> write_cmdline(const GuestMemory& memory, uint64_t address, std::string_view cmdline,
                            uint64_t max_length) {
   if (cmdline.size() > max_length)
-    return fail("the kernel command line is {} bytes; this kernel accepts at most {}",
-                cmdline.size(), max_length);
+    return fail_usage("the kernel command line is {} bytes; this kernel accepts at most {}",
+                      cmdline.size(), max_length);
   if (cmdline.find('\0') != std::string_view::npos)
     return fail("the kernel command line contains a NUL byte");
   std::span<uint8_t> target = TRY(memory.slice(address, cmdline.size() + 1));

@@ -7,11 +7,6 @@
 namespace wisp {
 namespace {
 
-constexpr const char* kExitStatusHelp =
-    "Exit status: 0 guest powered off; odd (v<<1)|1 guest wrote v to the debug-exit port 0xf4; "
-    "2 bad usage; 4 guest reset; 6 triple fault; 8 --timeout expired; 10 VMM or KVM error; 12 "
-    "Ctrl-A x, SIGINT, SIGTERM, SIGHUP or SIGQUIT.";
-
 // An option whose text goes through one of our parse functions; a parse error is a usage error.
 template <typename T, typename Parse>
 void add_parsed_option(CLI::App* app, const std::string& name, T& target, Parse parse,
@@ -34,10 +29,11 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
   CLI::App app("Wisp: a small, fast KVM virtual machine monitor", "wisp");
   app.set_version_flag("--version", fmt::format("wisp {}", WISP_VERSION));
   app.require_subcommand(1);
-  app.footer(kExitStatusHelp);
+  app.footer(exit_status_help());
 
   CLI::App* run = app.add_subcommand(
       "run", "Boot a kernel (Linux bzImage, PVH ELF, Multiboot, ELF or raw) on the serial console");
+  run->footer(exit_status_help());
   run->add_option("--kernel", config.kernel_path,
                   "Kernel image: a Linux bzImage, a PVH ELF (vmlinux), a Multiboot kernel, an ELF "
                   "or a raw image (the format is recognized; see --kernel-format)")
@@ -50,8 +46,14 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
   run->add_option("--cpus", config.cpus, "Number of vCPUs")->capture_default_str();
   add_parsed_option(run, "--memory", config.memory_bytes, parse_size,
                     "Guest memory, e.g. 512M or 2G (default 512M)");
-  add_parsed_option(run, "--serial", config.serial, parse_serial,
-                    "Serial console: stdio (default), file=PATH, tee=PATH (both) or none");
+  add_parsed_option(
+      run, "--serial", config.serial, [](std::string_view text) { return parse_serial(text); },
+      "Serial console (COM1): stdio (default), file=PATH, tee=PATH (both) or none");
+  add_parsed_option(
+      run, "--serial2", config.serial2,
+      [](std::string_view text) { return parse_serial(text, "--serial2"); },
+      "A second serial port (COM2, ttyS1): file=PATH, stdio (when COM1 does not use it), "
+      "tee=PATH or none; absent by default");
   add_parsed_option(run, "--kernel-format", config.kernel_format, parse_kernel_format,
                     "auto (default: from the file), bzimage, pvh, multiboot, elf or raw");
   add_parsed_option(run, "--load-address", config.raw.load_address, parse_address,

@@ -33,15 +33,38 @@ Result<uint64_t> parse_size(std::string_view text) {
   return number << shift;
 }
 
-Result<SerialConfig> parse_serial(std::string_view text) {
+Result<SerialConfig> parse_serial(std::string_view text, std::string_view option) {
   if (text == "stdio") return SerialConfig{SerialMode::kStdio, ""};
   if (text == "none") return SerialConfig{SerialMode::kNone, ""};
   if (text.starts_with("file=") && text.size() > 5)
     return SerialConfig{SerialMode::kFile, std::string(text.substr(5))};
   if (text.starts_with("tee=") && text.size() > 4)
     return SerialConfig{SerialMode::kTee, std::string(text.substr(4))};
-  return fail("--serial '{}' is not one of stdio, none, file=PATH, tee=PATH", text);
+  return fail("{} '{}' is not one of stdio, none, file=PATH, tee=PATH", option, text);
 }
+
+namespace {
+
+bool writes_stdout(const SerialConfig& serial) {
+  return serial.mode == SerialMode::kStdio || serial.mode == SerialMode::kTee;
+}
+bool writes_file(const SerialConfig& serial) {
+  return serial.mode == SerialMode::kFile || serial.mode == SerialMode::kTee;
+}
+
+// COM2 may go where COM1 does not: standard output and files are one port's each.
+Result<void> validate_serial2(const VmConfig& config) {
+  if (!config.serial2) return {};
+  const SerialConfig& com2 = *config.serial2;
+  if (writes_stdout(com2) && writes_stdout(config.serial))
+    return fail("--serial2 {}: standard output is COM1's already (give --serial file=PATH or none)",
+                com2.mode == SerialMode::kTee ? "tee" : "stdio");
+  if (writes_file(com2) && writes_file(config.serial) && com2.path == config.serial.path)
+    return fail("--serial2: COM1 writes to {} already", com2.path);
+  return {};
+}
+
+}  // namespace
 
 Result<RebootAction> parse_reboot_action(std::string_view text) {
   if (text == "exit") return RebootAction::kExit;
@@ -264,6 +287,7 @@ Result<void> validate(const VmConfig& config) {
       return fail_errno(fmt::format("disk {}", disk.path));
   }
   TRY(validate_nics(config));
+  TRY(validate_serial2(config));
   return {};
 }
 

@@ -55,7 +55,8 @@ struct VmConfig {
   std::string cmdline = "console=ttyS0";
   uint32_t cpus = 1;
   uint64_t memory_bytes = 512ull << 20;
-  SerialConfig serial;
+  SerialConfig serial;                  // COM1, the console
+  std::optional<SerialConfig> serial2;  // COM2, only when asked for
   RebootAction on_reboot = RebootAction::kExit;
   KernelFormat kernel_format = KernelFormat::kAuto;
   RawImageOptions raw;
@@ -72,8 +73,8 @@ inline constexpr uint64_t kMaximumMemoryBytes = 1ull << 40;
 
 // "512M", "2G", "64K", "1T", or a plain number of MiB as QEMU's -m takes it.
 Result<uint64_t> parse_size(std::string_view text);
-// "stdio", "none", "file=PATH" or "tee=PATH".
-Result<SerialConfig> parse_serial(std::string_view text);
+// "stdio", "none", "file=PATH" or "tee=PATH"; `option` names it in errors.
+Result<SerialConfig> parse_serial(std::string_view text, std::string_view option = "--serial");
 Result<RebootAction> parse_reboot_action(std::string_view text);
 // auto, bzimage, pvh, multiboot, elf or raw.
 Result<KernelFormat> parse_kernel_format(std::string_view text);

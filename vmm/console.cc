@@ -5,6 +5,8 @@
 
 #include <atomic>
 
+#include "vmm/base/signal_stack.h"
+
 namespace wisp {
 namespace {
 
@@ -19,14 +21,11 @@ void restore_on_fatal_signal(int signal) {
   ::raise(signal);
 }
 
-// The handlers run on an alternate stack, so that a stack overflow still restores the terminal.
-// (SIGHUP and SIGQUIT are not fatal: Vm::run serves them as a request to stop.)
+// The handlers run on an alternate stack (every thread has its own: use_alternate_signal_stack),
+// so that a stack overflow still restores the terminal. (SIGHUP and SIGQUIT are not fatal:
+// Vm::run serves them as a request to stop.)
 void install_fatal_handlers() {
-  static uint8_t alternate_stack[64 * 1024];
-  stack_t stack{};
-  stack.ss_sp = alternate_stack;
-  stack.ss_size = sizeof(alternate_stack);
-  sigaltstack(&stack, nullptr);
+  use_alternate_signal_stack();
   for (int signal : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL}) {
     struct sigaction action {};
     action.sa_handler = restore_on_fatal_signal;
@@ -57,15 +56,6 @@ RawTerminal::~RawTerminal() {
   if (fd_ < 0) return;
   g_raw_fd.store(-1);
   tcsetattr(fd_, TCSANOW, &saved_);
-}
-
-void FdSink::write(std::span<const uint8_t> bytes) {
-  while (!bytes.empty()) {
-    ssize_t n = ::write(fd_, bytes.data(), bytes.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // a closed or broken output drops the byte; the guest goes on
-    bytes = bytes.subspan(static_cast<size_t>(n));
-  }
 }
 
 Result<void> ConsoleInput::start() {

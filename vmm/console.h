@@ -1,5 +1,6 @@
-// The serial console on the host side: the terminal in raw mode (always restored), host input
-// fed to the guest's UART with back-pressure, the Ctrl-A escape, and where output goes.
+// The serial console's input on the host side: the terminal in raw mode (always restored), host
+// input fed to the guest's UART with back-pressure, and the Ctrl-A escape. (Output:
+// console_output.h.)
 #pragma once
 
 #include <termios.h>
@@ -28,35 +29,6 @@ class RawTerminal {
   RawTerminal() = default;
   int fd_ = -1;
   termios saved_{};
-};
-
-// Writes every byte to a file descriptor (the terminal or a log file).
-class FdSink final : public ByteSink {
- public:
-  explicit FdSink(int fd) : fd_(fd) {}
-  void write(std::span<const uint8_t> bytes) override;
-
- private:
-  int fd_;
-};
-
-// Writes every byte to two sinks (the terminal and a log file).
-class TeeSink final : public ByteSink {
- public:
-  TeeSink(ByteSink& first, ByteSink& second) : first_(first), second_(second) {}
-  void write(std::span<const uint8_t> bytes) override {
-    first_.write(bytes);
-    second_.write(bytes);
-  }
-
- private:
-  ByteSink& first_;
-  ByteSink& second_;
-};
-
-class NullSink final : public ByteSink {
- public:
-  void write(std::span<const uint8_t>) override {}
 };
 
 // Reads host input and offers it to the UART. Ctrl-A x quits; Ctrl-A Ctrl-A sends one Ctrl-A.

@@ -3,6 +3,7 @@
 #include <system_error>
 
 #include "vmm/base/log.h"
+#include "vmm/base/signal_stack.h"
 
 namespace wisp {
 
@@ -23,6 +24,7 @@ DeviceThread::~DeviceThread() {
 Result<void> DeviceThread::start() {
   try {
     thread_ = std::jthread([this] {
+      use_alternate_signal_stack();
       // Thread names are at most 15 characters.
       pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
       if (auto served = loop_.run(); !served) log::error("{}: {}", name_, served.error().message());

@@ -19,17 +19,27 @@ Result<EventLoop> EventLoop::create() {
 }
 
 Result<void> EventLoop::watch(int fd, Handler handler) {
+  return add(fd, std::move(handler), EPOLLIN);
+}
+
+Result<void> EventLoop::watch_writable(int fd, Handler handler) {
+  return add(fd, std::move(handler), EPOLLOUT);
+}
+
+Result<void> EventLoop::add(int fd, Handler handler, uint32_t events) {
   epoll_event event{};
-  event.events = EPOLLIN;
+  event.events = events;
   event.data.fd = fd;
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) < 0) return fail_errno("epoll_ctl add");
-  handlers_[fd] = std::move(handler);
+  watches_[fd] = {std::move(handler), events};
   return {};
 }
 
 Result<void> EventLoop::set_watching(int fd, bool enabled) {
+  auto watch = watches_.find(fd);
+  if (watch == watches_.end()) return fail("fd {} is not watched", fd);
   epoll_event event{};
-  event.events = enabled ? uint32_t{EPOLLIN} : 0u;
+  event.events = enabled ? watch->second.events : 0u;
   event.data.fd = fd;
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &event) < 0) return fail_errno("epoll_ctl mod");
   return {};
@@ -37,7 +47,7 @@ Result<void> EventLoop::set_watching(int fd, bool enabled) {
 
 void EventLoop::unwatch(int fd) {
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
-  handlers_.erase(fd);
+  watches_.erase(fd);
 }
 
 void EventLoop::quit() {
@@ -54,10 +64,15 @@ Result<void> EventLoop::run() {
     if (ready < 0) return fail_errno("epoll_wait");
     for (int i = 0; i < ready; ++i) {
       int fd = events[i].data.fd;
-      if (fd == wake_.get()) return {};
-      auto handler = handlers_.find(fd);
-      if (handler != handlers_.end()) {
-        Handler copy = handler->second;  // the handler may unwatch itself
+      if (fd == wake_.get()) {
+        // Consumed: a later run() waits for its own quit().
+        uint64_t count;
+        [[maybe_unused]] ssize_t n = ::read(wake_.get(), &count, sizeof(count));
+        return {};
+      }
+      auto watch = watches_.find(fd);
+      if (watch != watches_.end()) {
+        Handler copy = watch->second.handler;  // the handler may unwatch itself
         copy();
       }
     }

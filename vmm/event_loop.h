@@ -18,19 +18,29 @@ class EventLoop {
 
   // Calls `handler` whenever `fd` is readable (or hung up), until removed.
   Result<void> watch(int fd, Handler handler);
+  // Calls `handler` whenever `fd` can be written (or has an error), until removed.
+  Result<void> watch_writable(int fd, Handler handler);
   void unwatch(int fd);
   // Pauses or resumes calls of a watched fd's handler (it stays registered).
   Result<void> set_watching(int fd, bool enabled);
 
-  // Serves events until quit() is called (from a handler or any thread).
+  // Serves events until quit() is called (from a handler or any thread). Each quit() ends one
+  // run(), also when it came before run() started.
   Result<void> run();
   void quit();
 
  private:
+  struct Watch {
+    Handler handler;
+    uint32_t events;  // EPOLLIN or EPOLLOUT
+  };
+
   EventLoop(Fd epoll, Fd wake) : epoll_(std::move(epoll)), wake_(std::move(wake)) {}
+  Result<void> add(int fd, Handler handler, uint32_t events);
+
   Fd epoll_;
   Fd wake_;  // eventfd: quit() from another thread
-  std::map<int, Handler> handlers_;
+  std::map<int, Watch> watches_;
 };
 
 // An eventfd used as a wake-up signal between threads.

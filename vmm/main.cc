@@ -36,7 +36,7 @@ int run_vm(const wisp::VmConfig& config, wisp::BootTiming* timing) {
     auto vm = wisp::Vm::create(config, timing);
     if (!vm) {
       wisp::log::error("{}", vm.error().message());
-      return wisp::kExitError;
+      return vm.error().is_usage() ? wisp::kExitUsage : wisp::kExitError;
     }
     if (timing) timing->mark(wisp::BootTiming::Phase::kBuilt);
     auto reason = (*vm)->run(deadline);

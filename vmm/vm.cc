@@ -15,6 +15,7 @@
 #include "firmware/kernel_loader.h"
 #include "firmware/layout.h"
 #include "firmware/memory_map.h"
+#include "vmm/base/signal_stack.h"
 #include "vmm/console.h"
 #include "vmm/cpuid.h"
 
@@ -80,7 +81,8 @@ Result<void> Vm::check_capabilities() const {
   int max_vcpus = kvm_.check(KVM_CAP_MAX_VCPUS);
   if (max_vcpus <= 0) max_vcpus = kvm_.check(KVM_CAP_NR_VCPUS);
   if (max_vcpus > 0 && config_.cpus > static_cast<uint32_t>(max_vcpus))
-    return fail("--cpus {} is more than KVM allows on this host ({})", config_.cpus, max_vcpus);
+    return fail_usage("--cpus {} is more than KVM allows on this host ({})", config_.cpus,
+                      max_vcpus);
   return {};
 }
 
@@ -112,36 +114,22 @@ Result<void> Vm::create_memory() {
   return {};
 }
 
-Result<void> Vm::open_serial_output() {
-  if (config_.serial.mode == SerialMode::kFile || config_.serial.mode == SerialMode::kTee) {
-    serial_file_.reset(
-        ::open(config_.serial.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!serial_file_.valid())
-      return fail_errno(fmt::format("cannot open serial output {}", config_.serial.path));
-  }
-  switch (config_.serial.mode) {
-    case SerialMode::kStdio:
-      serial_output_ = std::make_unique<FdSink>(STDOUT_FILENO);
-      break;
-    case SerialMode::kFile:
-      serial_output_ = std::make_unique<FdSink>(serial_file_.get());
-      break;
-    case SerialMode::kTee:
-      serial_sinks_.push_back(std::make_unique<FdSink>(STDOUT_FILENO));
-      serial_sinks_.push_back(std::make_unique<FdSink>(serial_file_.get()));
-      serial_output_ = std::make_unique<TeeSink>(*serial_sinks_[0], *serial_sinks_[1]);
-      break;
-    case SerialMode::kNone:
-      serial_output_ = std::make_unique<NullSink>();
-      break;
-  }
+// A UART and the host side of its output. Host input goes to the port that writes to standard
+// output (config validation lets only one do so).
+Result<void> Vm::add_serial_port(const SerialConfig& config, uint16_t port, uint32_t irq) {
+  serial_outputs_.push_back(TRY(SerialOutput::open(config, loop_, *this)));
+  SerialOutput& output = *serial_outputs_.back();
+  std::shared_ptr<Serial> serial = TRY(devices_->add_serial(port, irq, output.sink()));
+  for (const auto& buffered : output.outputs())
+    buffered->set_room_callback([uart = serial.get()] { uart->transmit_room_available(); });
+  if (config.mode == SerialMode::kStdio || config.mode == SerialMode::kTee) console_ = serial;
   return {};
 }
 
 Result<void> Vm::create_devices() {
-  TRY(open_serial_output());
   devices_ = std::make_unique<DeviceManager>(vm_, memory_, port_bus_, mmio_bus_);
-  com1_ = TRY(devices_->add_serial(layout::kCom1Port, layout::kCom1Irq, *serial_output_));
+  TRY(add_serial_port(config_.serial, layout::kCom1Port, layout::kCom1Irq));
+  if (config_.serial2) TRY(add_serial_port(*config_.serial2, layout::kCom2Port, layout::kCom2Irq));
   TRY(port_bus_.add(layout::kI8042DataPort, I8042::kPortCount, std::make_shared<I8042>(*this),
                     "i8042"));
   TRY(port_bus_.add(layout::kDebugExitPort, layout::kDebugExitPortCount,
@@ -203,10 +191,10 @@ Result<StopReason> Vm::run(std::optional<std::chrono::steady_clock::time_point> 
 
   std::unique_ptr<RawTerminal> terminal;
   std::unique_ptr<ConsoleInput> input;
-  if (config_.serial.mode == SerialMode::kStdio || config_.serial.mode == SerialMode::kTee) {
+  if (console_) {
     terminal = RawTerminal::enter(STDIN_FILENO);
-    input =
-        std::make_unique<ConsoleInput>(STDIN_FILENO, *com1_, *this, loop_, TRY(EventFd::create()));
+    input = std::make_unique<ConsoleInput>(STDIN_FILENO, *console_, *this, loop_,
+                                           TRY(EventFd::create()));
     TRY(input->start());
   }
 
@@ -221,7 +209,7 @@ Result<StopReason> Vm::run(std::optional<std::chrono::steady_clock::time_point> 
     // What started stops again; the error ends the run (exit status 10).
     stop_vcpus();
     devices_->stop();
-    com1_->set_receive_space_callback(nullptr);
+    if (console_) console_->set_receive_space_callback(nullptr);
     return std::unexpected(started.error());
   }
   Result<void> served = loop_.run();
@@ -230,13 +218,58 @@ Result<StopReason> Vm::run(std::optional<std::chrono::steady_clock::time_point> 
   stop_vcpus();
   log::debug("vCPUs stopped; stopping the devices");
   devices_->stop();
-  com1_->set_receive_space_callback(nullptr);
+  if (console_) console_->set_receive_space_callback(nullptr);
   if (!served) return std::unexpected(served.error());
-  std::lock_guard lock(stop_mutex_);
-  return *stop_reason_;
+  StopReason reason = [this] {
+    std::lock_guard lock(stop_mutex_);
+    return *stop_reason_;
+  }();
+  if (std::optional<StopReason> cut_off = write_remaining_output(reason)) return *cut_off;
+  return reason;
+}
+
+// A guest that stopped on its own has its output written out before Wisp exits, however slow the
+// reader, unless the deadline passes or a stop signal comes first: then that is the run's end. A
+// run stopped by the host writes what the readers take at once. Bytes left are dropped either way.
+std::optional<StopReason> Vm::write_remaining_output(const StopReason& reason) {
+  bool guest_stopped = reason.kind != StopKind::kTimeout && reason.kind != StopKind::kUserQuit &&
+                       reason.kind != StopKind::kError;
+  if (guest_stopped && !all_output_written()) {
+    log::debug("writing the guest's remaining console output");
+    {
+      std::lock_guard lock(stop_mutex_);
+      writing_remaining_output_ = true;
+    }
+    for (auto& port : serial_outputs_)
+      for (const auto& output : port->outputs())
+        output->set_room_callback([this] {
+          if (all_output_written()) loop_.quit();
+        });
+    if (Result<void> served = loop_.run(); !served) log::error("{}", served.error().message());
+  }
+  for (auto& port : serial_outputs_) {
+    for (const auto& output : port->outputs()) {
+      output->flush();
+      if (uint64_t dropped = output->dropped())
+        log::info("{} bytes the guest sent to {} while the UART was busy were dropped", dropped,
+                  output->name());
+    }
+  }
+  if (output_cut_off_ && output_cut_off_->kind == StopKind::kTimeout)
+    output_cut_off_->detail =
+        "the guest stopped, but not all its output was read before the timeout";
+  return output_cut_off_;
+}
+
+bool Vm::all_output_written() const {
+  for (const auto& port : serial_outputs_)
+    for (const auto& output : port->outputs())
+      if (!output->empty()) return false;
+  return true;
 }
 
 void Vm::vcpu_thread(Vcpu& vcpu) {
+  use_alternate_signal_stack();
   vcpu.set_thread(pthread_self());
   if (timing_ && vcpu.index() == 0) timing_->mark(BootTiming::Phase::kFirstRun);
   if (std::optional<StopReason> reason = vcpu.run(*this, stopping_)) request_stop(*reason);
@@ -273,6 +306,11 @@ void Vm::request_stop(StopReason reason) {
              reason.debug_exit_value);
   {
     std::lock_guard lock(stop_mutex_);
+    if (writing_remaining_output_ && !output_cut_off_) {
+      output_cut_off_ = std::move(reason);
+      loop_.quit();
+      return;
+    }
     if (stop_reason_) return;
     stop_reason_ = std::move(reason);
   }

@@ -2,10 +2,8 @@
 // loaded kernel and one thread per vCPU. run() serves it until it stops and says why.
 #pragma once
 
-#include <chrono>
-#include <optional>
-
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,6 +17,7 @@
 #include "vmm/base/log.h"
 #include "vmm/boot_timing.h"
 #include "vmm/config.h"
+#include "vmm/console_output.h"
 #include "vmm/device_manager.h"
 #include "vmm/event_loop.h"
 #include "vmm/kvm.h"
@@ -57,7 +56,9 @@ class Vm final : public VmStopper, public VcpuExitHandler {
   Result<void> create_devices();
   Result<void> create_vcpus();
   Result<void> load_kernel();
-  Result<void> open_serial_output();
+  Result<void> add_serial_port(const SerialConfig& config, uint16_t port, uint32_t irq);
+  std::optional<StopReason> write_remaining_output(const StopReason& reason);
+  bool all_output_written() const;
   void vcpu_thread(Vcpu& vcpu);
   Result<void> start_threads();
   void stop_vcpus();
@@ -71,11 +72,9 @@ class Vm final : public VmStopper, public VcpuExitHandler {
   Bus port_bus_;
   Bus mmio_bus_;
 
-  Fd serial_file_;
-  std::vector<std::unique_ptr<ByteSink>> serial_sinks_;  // behind a tee
-  std::unique_ptr<ByteSink> serial_output_;
+  std::vector<std::unique_ptr<SerialOutput>> serial_outputs_;  // COM1's, then COM2's
   std::unique_ptr<DeviceManager> devices_;
-  std::shared_ptr<Serial> com1_;
+  std::shared_ptr<Serial> console_;  // the UART on standard output, which takes host input
 
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::vector<std::jthread> threads_;
@@ -84,6 +83,9 @@ class Vm final : public VmStopper, public VcpuExitHandler {
   std::atomic<bool> stopping_{false};
   std::mutex stop_mutex_;
   std::optional<StopReason> stop_reason_;
+  // After the guest stopped, while its output is written: a timeout or stop signal that cut it off.
+  bool writing_remaining_output_ = false;
+  std::optional<StopReason> output_cut_off_;
 
   // Unhandled accesses are logged once per address, for the first few addresses.
   enum class AccessSpace { kPort, kMmio };

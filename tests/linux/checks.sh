@@ -180,8 +180,18 @@ sigkill_inspect() {
 }
 
 CMDLINE="console=ttyS0 panic=-1"
-check shell "--memory 512M" \
-    'echo "answer-$((6 * 7))"; uname -r; poweroff -f'
+# shell also writes to the second serial port (ttyS1, found through ACPI), into a file.
+com2_inspect() {
+    wait_exit "$pid"
+    echo "com2: $(tr -d '\r' <"$WORK/com2.log")"
+}
+check shell "--memory 512M --serial2 file=$WORK/com2.log" \
+    'echo "answer-$((6 * 7))"; uname -r; echo "com2-$((6 * 7))" >/dev/ttyS1; poweroff -f' \
+    host:com2_inspect
+# Commands typed before the kernel has even started: the 8250 driver clears its FIFOs and tests
+# loopback at start-up, and the input must still reach the shell whole.
+type_before_boot() { printf '%s\n' 'echo "early-$((6 * 7))"; poweroff -f' >&3; }
+check earlyinput "--memory 256M" host:type_before_boot
 check smp "--cpus 2 --memory 512M" \
     'echo "cpus-$(grep -c ^processor /proc/cpuinfo)"; poweroff -f'
 check reboot "--memory 256M" 'reboot -f'

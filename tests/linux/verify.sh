@@ -38,6 +38,10 @@ case $name in
     shell)
         expect_line 'answer-42'
         expect_line '[0-9]+\.[0-9]+\.[0-9]+-[0-9]+-cloud-amd64'
+        expect_line 'host: com2: com2-42'
+        expect_status 0 ;;
+    earlyinput)
+        expect_line 'early-42'
         expect_status 0 ;;
     smp)
         expect_line 'cpus-2'

@@ -12,19 +12,25 @@
 
 namespace wisp {
 
+// Whose fault an error is: the user's (a bad option or value: exit status 2), or the host's.
+enum class ErrorKind { kHost, kUsage };
+
 class Error {
  public:
-  explicit Error(std::string message) : message_(std::move(message)) {}
+  explicit Error(std::string message, ErrorKind kind = ErrorKind::kHost)
+      : message_(std::move(message)), kind_(kind) {}
 
   const std::string& message() const { return message_; }
+  bool is_usage() const { return kind_ == ErrorKind::kUsage; }
 
   // Prefixes the message with what was being done, e.g. "loading kernel: ...".
   Error context(std::string_view what) const {
-    return Error(fmt::format("{}: {}", what, message_));
+    return Error(fmt::format("{}: {}", what, message_), kind_);
   }
 
  private:
   std::string message_;
+  ErrorKind kind_;
 };
 
 template <typename T = void>
@@ -36,6 +42,14 @@ class [[nodiscard]] Result : public std::expected<T, Error> {
 template <typename... Args>
 std::unexpected<Error> fail(fmt::format_string<Args...> format, Args&&... args) {
   return std::unexpected(Error(fmt::format(format, std::forward<Args>(args)...)));
+}
+
+// An error in what the user asked for, found only once the VM is being built (say, a command line
+// longer than this kernel takes): exit status 2, as for a bad option.
+template <typename... Args>
+std::unexpected<Error> fail_usage(fmt::format_string<Args...> format, Args&&... args) {
+  return std::unexpected(
+      Error(fmt::format(format, std::forward<Args>(args)...), ErrorKind::kUsage));
 }
 
 // An error naming a failed system call and errno's text: "open /dev/kvm: Permission denied".

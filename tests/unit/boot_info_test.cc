@@ -8,6 +8,7 @@
 #include "firmware/kernel_loader.h"
 #include "firmware/layout.h"
 #include "firmware/multiboot.h"
+#include "tests/unit/temp_file.h"
 #include "tests/unit/test_memory.h"
 
 using namespace wisp;
@@ -20,15 +21,9 @@ std::string kit_guest(const std::string& name) {
 
 // Two small module files.
 struct Modules {
-  std::string first = "/tmp/wisp-module-a", second = "/tmp/wisp-module-b";
-  Modules() {
-    std::ofstream(first) << "first module";
-    std::ofstream(second) << "second";
-  }
-  ~Modules() {
-    std::remove(first.c_str());
-    std::remove(second.c_str());
-  }
+  test::TempFile first_file{"module-a", "first module"}, second_file{"module-b", "second"};
+  const std::string& first = first_file.path();
+  const std::string& second = second_file.path();
 };
 
 BootConfig boot_config(std::string kernel, std::vector<std::string> modules, std::string cmdline,
@@ -117,14 +112,9 @@ TEST_CASE("Multiboot: info with memory, the image path before the arguments, mod
 
 TEST_CASE("a module larger than guest memory is refused") {
   auto memory = test::make_guest_memory({{0, 8 << 20}});
-  std::string big = "/tmp/wisp-module-big";
-  {
-    std::ofstream out(big);
-    out << std::string(16 << 20, 'm');
-  }
-  BootConfig config = boot_config(kit_guest("hello.pvh.elf"), {big}, "", 8 << 20);
+  test::TempFile big("module-big", std::string(16 << 20, 'm'));
+  BootConfig config = boot_config(kit_guest("hello.pvh.elf"), {big.path()}, "", 8 << 20);
   auto entry = load_kernel(memory, config);
-  std::remove(big.c_str());
   REQUIRE_FALSE(entry);
   CHECK_THAT(entry.error().message(), Catch::Contains("does not fit"));
 }
@@ -141,13 +131,9 @@ TEST_CASE("a Multiboot image that asks for a video mode is refused") {
   checksum = 0u - kMultibootHeaderMagic - flags;
   std::memcpy(image.data() + *at + 4, &flags, 4);
   std::memcpy(image.data() + *at + 8, &checksum, 4);
-  std::string path = "/tmp/wisp-multiboot-video.bin";
-  std::ofstream(path, std::ios::binary)
-      .write(reinterpret_cast<const char*>(image.data()),
-             static_cast<std::streamsize>(image.size()));
+  test::TempFile file("multiboot-video", std::string(image.begin(), image.end()));
   auto memory = test::make_guest_memory({{0, 8 << 20}});
-  auto entry = load_kernel(memory, boot_config(path, {}, "", 8 << 20));
-  std::remove(path.c_str());
+  auto entry = load_kernel(memory, boot_config(file.path(), {}, "", 8 << 20));
   REQUIRE_FALSE(entry);
   CHECK_THAT(entry.error().message(), Catch::Contains("video mode"));
 }

@@ -116,18 +116,48 @@ TEST_CASE("damaged ELF files are refused with a reason") {
   poke<uint64_t>(wrapping, phdr + offsetof(Elf64_Phdr, p_paddr), ~0ull - 16);
   poke<uint64_t>(wrapping, phdr + offsetof(Elf64_Phdr, p_memsz), 1ull << 30);
   CHECK_THAT(elf_error(wrapping), Catch::Contains("wraps around"));
+}
 
-  // A second PT_LOAD on top of the first.
+// The first PT_LOAD of a 64-bit ELF.
+static Elf64_Phdr first_load(const std::vector<uint8_t>& image) {
   Elf64_Ehdr header;
-  std::memcpy(&header, good.data(), sizeof(header));
-  if (header.e_phnum >= 2) {
-    auto overlapping = good;
-    Elf64_Phdr first;
-    std::memcpy(&first, good.data() + phdr, sizeof(first));
-    first.p_filesz = 0;
-    std::memcpy(overlapping.data() + phdr + sizeof(Elf64_Phdr), &first, sizeof(first));
-    CHECK_THAT(elf_error(overlapping), Catch::Contains("overlap"));
+  std::memcpy(&header, image.data(), sizeof(header));
+  Elf64_Phdr load{};
+  for (uint16_t i = 0; i < header.e_phnum; ++i) {
+    std::memcpy(&load, image.data() + header.e_phoff + i * sizeof(Elf64_Phdr), sizeof(load));
+    if (load.p_type == PT_LOAD) break;
   }
+  REQUIRE(load.p_type == PT_LOAD);
+  return load;
+}
+
+// The image with its program headers replaced by two PT_LOADs: its first, and a copy of it that
+// loads nothing from the file and sits `distance` bytes further on.
+static std::vector<uint8_t> with_two_loads(const std::vector<uint8_t>& image, uint64_t distance) {
+  Elf64_Phdr load = first_load(image);
+  Elf64_Phdr second = load;
+  second.p_filesz = 0;
+  second.p_paddr += distance;
+  second.p_vaddr += distance;
+  std::vector<uint8_t> bytes = image;
+  bytes.resize((bytes.size() + 7) & ~size_t{7});
+  uint64_t table = bytes.size();
+  bytes.resize(table + 2 * sizeof(Elf64_Phdr));
+  std::memcpy(bytes.data() + table, &load, sizeof(load));
+  std::memcpy(bytes.data() + table + sizeof(load), &second, sizeof(second));
+  poke<uint64_t>(bytes, offsetof(Elf64_Ehdr, e_phoff), table);
+  poke<uint16_t>(bytes, offsetof(Elf64_Ehdr, e_phnum), 2);
+  return bytes;
+}
+
+TEST_CASE("two PT_LOAD segments may not overlap") {
+  auto good = read_kit_guest("hello.elf64.elf");
+  uint64_t past_the_first = (first_load(good).p_memsz + 0xfff) & ~uint64_t{0xfff};
+  auto apart = parse_elf(ImageFile::from_bytes(with_two_loads(good, past_the_first)));
+  REQUIRE(apart);
+  CHECK(apart->segments.size() == 2);
+  CHECK_THAT(elf_error(with_two_loads(good, 0)), Catch::Contains("overlap"));
+  CHECK_THAT(elf_error(with_two_loads(good, 16)), Catch::Contains("overlap"));
 }
 
 TEST_CASE("Multiboot headers are found only with a valid checksum in the first 8 KiB") {

@@ -70,17 +70,16 @@ int main(int argc, char** argv) {
   if (!command) return early_exit;
   wisp::log::set_level(command->log_level);
 
-  auto host_memory = wisp::host_memory_bytes();
-  if (!host_memory) {
-    wisp::log::error("{}", host_memory.error().message());
-    return wisp::kExitError;
-  }
   if (auto valid = wisp::validate(command->config); !valid) {
     wisp::log::error("{}", valid.error().message());
     return wisp::kExitUsage;
   }
-  if (auto warning = wisp::memory_warning(command->config, *host_memory))
+  // Only for a warning: a host without /proc/meminfo (a jail without /proc) still runs guests.
+  if (auto host_memory = wisp::host_memory_bytes(); !host_memory) {
+    wisp::log::debug("no warning about the guest's memory size: {}", host_memory.error().message());
+  } else if (auto warning = wisp::memory_warning(command->config, *host_memory)) {
     wisp::log::warn("{}", *warning);
+  }
   timing.mark(wisp::BootTiming::Phase::kParsed);
   int status = run_vm(command->config, command->boot_timing ? &timing : nullptr);
   if (command->boot_timing)

@@ -9,8 +9,9 @@
 // one MMIO exit, beside a bare KVM_RUN loop running the same guest loop (the floor); VMs started
 // and run to exit per second, one after another and two at a time; Wisp's own phases
 // (--boot-timing); sequential reads of a disk in large requests, beside the host's own read of
-// the same image (the disk group, below). The VMMs take turns within each run, so that noise on a
-// shared machine falls on all of them alike.
+// the same image (the disk group, below); the console's throughput to a reader that keeps up.
+// The VMMs take turns within each run, so that noise on a shared machine falls on all of them
+// alike.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -63,6 +64,7 @@ struct Options {
   // The disk group: MiB read per run, in requests of disk_request_kib with disk_depth in flight,
   // from an image of disk_image_mib in disk_image_dir.
   uint64_t disk_mib = 4096, disk_request_kib = 16384, disk_depth = 4, disk_image_mib = 1024;
+  uint64_t console_mib = 8;  // the console group: MiB a guest prints per run
   std::string disk_image_dir;
 };
 
@@ -398,6 +400,30 @@ double guest_read_mib_per_s(const Options& o, const std::string& vmm, const std:
   return static_cast<double>(total_mib) * 1000 / (end_ms - start_ms);
 }
 
+// MiB/s of a kit guest printing to a reader that keeps up: o.console_mib MiB of lines, 16 bytes
+// per THRE as Linux's driver writes them, timed from its first line to its last.
+double console_mib_per_s(const Options& o, const std::string& vmm) {
+  uint64_t bytes = o.console_mib << 20;
+  Timed t =
+      checked_run(boot_command(o, vmm, "console.pvh.elf", fmt::format("print={} burst", bytes)), 1);
+  size_t lines = t.line_ms.size();
+  if (t.output.size() != bytes || lines < 2 || t.line_ms.back() <= t.line_ms.front()) {
+    fmt::print(stderr, "bench: console: {} printed {} bytes of {}\n", vmm, t.output.size(), bytes);
+    std::exit(1);
+  }
+  double mib = static_cast<double>(bytes) * (lines - 1) / lines / (1 << 20);
+  return mib * 1000 / (t.line_ms.back() - t.line_ms.front());
+}
+
+void measure_console(const Options& o, std::vector<Figure>& figures) {
+  std::map<std::string, std::vector<double>> values;
+  for (int i = 0; i < o.runs; ++i)
+    for (const char* vmm : kVmms) values[vmm].push_back(console_mib_per_s(o, vmm));
+  Figure throughput{"console.throughput", "MiB/s", {}};
+  for (const auto& [vmm, samples] : values) throughput.by_vmm[vmm] = stats_of(samples);
+  figures.push_back(throughput);
+}
+
 void measure_disk(const Options& o, std::vector<Figure>& figures) {
   std::string image = make_disk_image(o);
   // Untimed: the whole image through the page cache, and each VMM once, to check that the guest
@@ -574,6 +600,9 @@ int main(int argc, char** argv) {
   app.add_option("--disk-image-mib", o.disk_image_mib, "disk: the image's size in MiB")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_option("--console-mib", o.console_mib, "console: MiB a guest prints per run")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--disk-image-dir", o.disk_image_dir,
                  "disk: where the image is made (default: the temporary directory)");
   std::string samples;
@@ -581,7 +610,8 @@ int main(int argc, char** argv) {
                  "also show figures measured elsewhere (linux-boot-time.sh --samples)");
   const std::vector<std::pair<std::string, void (*)(const Options&, std::vector<Figure>&)>> groups =
       {{"startup", measure_startup}, {"memory", measure_overhead}, {"exits", measure_exits},
-       {"rate", measure_rate},       {"phases", measure_phases},   {"disk", measure_disk}};
+       {"rate", measure_rate},       {"phases", measure_phases},   {"disk", measure_disk},
+       {"console", measure_console}};
   std::vector<std::string> group_names;
   for (const auto& group : groups) group_names.push_back(group.first);
   app.add_option("--only", o.only, "measure only these groups")

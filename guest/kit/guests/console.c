@@ -1,6 +1,8 @@
 /* console: the serial console under stress, for the test engine's tests.
  *   "print=N"     prints N bytes, lines of 63 letters and a newline ('a' for the first line, 'b'
- *                 for the next, ...), waiting on THRE as a driver does, then exits with 0.
+ *                 for the next, ...), waiting on THRE as a driver does, then exits with 0. With
+ *                 "burst" too, it writes 16 bytes (a 16550A's transmit FIFO) per THRE with one
+ *                 `rep outsb`, as Linux's 8250 driver fills the FIFO: the console benchmark.
  *   "reset-echo"  waits until input arrives, then does what a driver does at start-up: clears the
  *                 FIFOs, checks loopback with one byte, leaves loopback, clears the FIFOs again;
  *                 then prints "ready" and echoes its input until a 'q', and exits with 0.
@@ -22,9 +24,25 @@ enum {
   kLineLength = 64,
 };
 
+static char line_byte(uint64_t i) {
+  return i % kLineLength == kLineLength - 1 ? '\n' : (char)('a' + i / kLineLength % 26);
+}
+
 static void print_lines(uint64_t count) {
-  for (uint64_t i = 0; i < count; ++i)
-    serial_putc(i % kLineLength == kLineLength - 1 ? '\n' : (char)('a' + i / kLineLength % 26));
+  for (uint64_t i = 0; i < count; ++i) serial_putc(line_byte(i));
+}
+
+static void print_lines_in_bursts(uint64_t count) {
+  enum { kFifoDepth = 16 };
+  char burst[kFifoDepth];
+  for (uint64_t i = 0; i < count;) {
+    uint64_t n = count - i < kFifoDepth ? count - i : kFifoDepth;
+    for (uint64_t k = 0; k < n; ++k) burst[k] = line_byte(i + k);
+    while (!(inb(KIT_COM1_PORT + kUartLineStatus) & kLsrTransmitterEmpty)) cpu_pause();
+    const char* from = burst;
+    __asm__ volatile("rep outsb" : "+S"(from), "+c"(n) : "d"(KIT_COM1_PORT + kUartData) : "memory");
+    i += kFifoDepth;
+  }
 }
 
 static void wait_for_input(void) {
@@ -60,7 +78,11 @@ int guest_main(const char* cmdline) {
   uint64_t count;
   const char* print = cmdline_find(cmdline, "print=");
   if (print && parse_dec(print, &count)) {
-    print_lines(count);
+    if (cmdline_find(cmdline, "burst")) {
+      print_lines_in_bursts(count);
+    } else {
+      print_lines(count);
+    }
     return 0;
   }
   if (cmdline_find(cmdline, "reset-echo")) return reset_then_echo();

@@ -100,6 +100,9 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
       ->type_size(1)
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  add_parsed_option(run, "--seccomp", config.seccomp, parse_seccomp_mode,
+                    "System call filters per thread: on (default; a forbidden call ends Wisp with "
+                    "status 10), log (the kernel logs it) or off");
   run->add_flag("--boot-timing", command.boot_timing,
                 "Print how long each phase took (parse, build, first KVM_RUN, run, teardown)");
   run->add_flag_function(

@@ -11,6 +11,7 @@
 #include "devices/net/mac_address.h"
 #include "firmware/boot_config.h"
 #include "vmm/base/result.h"
+#include "vmm/seccomp_filter.h"
 
 namespace wisp {
 
@@ -64,6 +65,7 @@ struct VmConfig {
   std::vector<DiskConfig> disks;
   std::vector<NetConfig> nics;
   bool no_network = false;  // --net none
+  SeccompMode seccomp = kDefaultSeccompMode;
 };
 
 inline constexpr uint64_t kMinimumMemoryBytes = 4ull << 20;

@@ -15,8 +15,7 @@ std::atomic<int> g_raw_fd{-1};
 termios g_saved_termios;
 
 void restore_on_fatal_signal(int signal) {
-  int fd = g_raw_fd.load();
-  if (fd >= 0) tcsetattr(fd, TCSANOW, &g_saved_termios);
+  restore_terminal_after_fatal_error();
   ::signal(signal, SIG_DFL);
   ::raise(signal);
 }
@@ -36,6 +35,11 @@ void install_fatal_handlers() {
 }
 
 }  // namespace
+
+void restore_terminal_after_fatal_error() {
+  int fd = g_raw_fd.load();
+  if (fd >= 0) tcsetattr(fd, TCSANOW, &g_saved_termios);
+}
 
 std::unique_ptr<RawTerminal> RawTerminal::enter(int fd) {
   std::unique_ptr<RawTerminal> guard(new RawTerminal());

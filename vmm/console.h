@@ -31,6 +31,10 @@ class RawTerminal {
   termios saved_{};
 };
 
+// Puts the terminal back as it was before RawTerminal::enter, if it is raw; safe in a signal
+// handler (a fatal signal, a seccomp violation).
+void restore_terminal_after_fatal_error();
+
 // Reads host input and offers it to the UART. Ctrl-A x quits; Ctrl-A Ctrl-A sends one Ctrl-A.
 class ConsoleInput {
  public:

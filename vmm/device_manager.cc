@@ -93,9 +93,11 @@ Result<std::shared_ptr<Serial>> DeviceManager::add_serial(uint16_t port, uint32_
 }
 
 Result<std::unique_ptr<DeviceManager::VirtioSlot>> DeviceManager::new_virtio_slot(std::string name,
+                                                                                  ThreadKind kind,
                                                                                   uint32_t& gsi) {
   auto slot = std::make_unique<VirtioSlot>();
   slot->name = std::move(name);
+  slot->kind = kind;
   gsi = TRY(allocate_gsi());
   auto irq = std::make_unique<IrqfdLine>(TRY(EventFd::create()));
   TRY_CONTEXT(vm_.register_irqfd(gsi, irq->fd()), slot->name);
@@ -106,7 +108,8 @@ Result<std::unique_ptr<DeviceManager::VirtioSlot>> DeviceManager::new_virtio_slo
 
 Result<void> DeviceManager::add_disk(const DiskConfig& disk) {
   uint32_t gsi = 0;
-  std::unique_ptr<VirtioSlot> slot = TRY(new_virtio_slot(fmt::format("blk{}", disk_count_), gsi));
+  std::unique_ptr<VirtioSlot> slot =
+      TRY(new_virtio_slot(fmt::format("blk{}", disk_count_), ThreadKind::kBlockDevice, gsi));
 
   OpenedDisk opened = TRY_CONTEXT(
       open_disk(disk, uint32_t{disk.queues} * virtio::BlockDevice::kQueueSize), slot->name);
@@ -128,7 +131,8 @@ Result<void> DeviceManager::add_disk(const DiskConfig& disk) {
 
 Result<void> DeviceManager::add_nic(const NetConfig& nic, uint32_t cpus) {
   uint32_t gsi = 0;
-  std::unique_ptr<VirtioSlot> slot = TRY(new_virtio_slot(fmt::format("net{}", nic_count_), gsi));
+  std::unique_ptr<VirtioSlot> slot =
+      TRY(new_virtio_slot(fmt::format("net{}", nic_count_), ThreadKind::kNetDevice, gsi));
   // One queue pair per vCPU, as the guest's driver uses no more.
   auto pairs = static_cast<uint16_t>(std::min<uint32_t>(nic.queues, cpus));
   std::unique_ptr<Tap> tap =
@@ -185,8 +189,11 @@ Result<void> DeviceManager::attach_virtio(VirtioSlot& slot, uint32_t gsi) {
   return {};
 }
 
-Result<void> DeviceManager::start() {
-  for (auto& slot : virtio_) TRY(slot->thread->start());
+Result<void> DeviceManager::start(SeccompMode seccomp) {
+  for (auto& slot : virtio_) {
+    ThreadKind kind = slot->kind;
+    TRY(slot->thread->start([kind, seccomp] { return install_seccomp_filter(kind, seccomp); }));
+  }
   return {};
 }
 

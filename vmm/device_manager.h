@@ -17,6 +17,7 @@
 #include "vmm/device_thread.h"
 #include "vmm/event_loop.h"
 #include "vmm/kvm.h"
+#include "vmm/seccomp_filter.h"
 
 namespace wisp {
 
@@ -38,7 +39,8 @@ class DeviceManager {
   const PlatformDescription& platform() const { return platform_; }
 
   // Starts the device threads (call with the signals the VMM handles blocked).
-  Result<void> start();
+  // Starts the device threads, each under its kind's seccomp filter.
+  Result<void> start(SeccompMode seccomp);
   // Stops every device thread once its device has finished what was in flight and flushed its
   // writable disks. The vCPUs must have stopped first. Idempotent.
   void stop();
@@ -47,6 +49,7 @@ class DeviceManager {
   // A virtio device with what the manager gave it.
   struct VirtioSlot {
     std::string name;
+    ThreadKind kind;
     std::unique_ptr<IrqLine> irq;
     std::unique_ptr<DeviceThread> thread;
     std::vector<EventFd> queue_notifiers;
@@ -58,7 +61,8 @@ class DeviceManager {
   // Places `slot.device` in a new window: bus, ioeventfds, description.
   Result<void> attach_virtio(VirtioSlot& slot, uint32_t gsi);
   // A new slot named `name` with an interrupt line and a thread.
-  Result<std::unique_ptr<VirtioSlot>> new_virtio_slot(std::string name, uint32_t& gsi);
+  Result<std::unique_ptr<VirtioSlot>> new_virtio_slot(std::string name, ThreadKind kind,
+                                                      uint32_t& gsi);
 
   const KvmVm& vm_;
   const GuestMemory& memory_;

@@ -1,5 +1,6 @@
 #include "vmm/device_thread.h"
 
+#include <future>
 #include <system_error>
 
 #include "vmm/base/log.h"
@@ -21,18 +22,28 @@ DeviceThread::~DeviceThread() {
   stop([] {});
 }
 
-Result<void> DeviceThread::start() {
+Result<void> DeviceThread::start(const std::function<Result<void>()>& setup) {
+  std::promise<Result<void>> ready;
+  std::future<Result<void>> set_up = ready.get_future();
   try {
-    thread_ = std::jthread([this] {
+    thread_ = std::jthread([this, &setup, &ready] {
       use_alternate_signal_stack();
       // Thread names are at most 15 characters.
       pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
+      Result<void> result = setup();
+      bool serve = result.has_value();
+      ready.set_value(std::move(result));  // `setup` and `ready` end with start()
+      if (!serve) return;
       if (auto served = loop_.run(); !served) log::error("{}: {}", name_, served.error().message());
     });
   } catch (const std::system_error& error) {
     return fail("starting the thread {}: {}", name_, error.code().message());
   }
   thread_id_ = thread_.get_id();
+  if (Result<void> result = set_up.get(); !result) {
+    thread_ = {};  // joins: the thread has ended
+    return std::unexpected(result.error().context(name_));
+  }
   return {};
 }
 

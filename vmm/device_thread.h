@@ -31,8 +31,9 @@ class DeviceThread final : public DeviceWorker {
   // On the thread: pauses or resumes calls for a watched fd.
   Result<void> set_watching(int fd, bool enabled) { return loop_.set_watching(fd, enabled); }
 
-  // Fails (the process may not create a thread) without aborting.
-  Result<void> start();
+  // Starts the thread, which first runs `setup` (its seccomp filter) and waits for its result.
+  // Fails (the process may not create a thread, or `setup` failed) without aborting.
+  Result<void> start(const std::function<Result<void>()>& setup = [] { return Result<void>{}; });
   // Runs `last_task` on the thread (e.g. the device's shut_down), then ends the thread and joins
   // it. Does nothing if the thread never started.
   void stop(const std::function<void()>& last_task);

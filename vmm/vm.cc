@@ -18,6 +18,7 @@
 #include "vmm/base/signal_stack.h"
 #include "vmm/console.h"
 #include "vmm/cpuid.h"
+#include "vmm/seccomp_filter.h"
 
 namespace wisp {
 namespace {
@@ -212,6 +213,9 @@ Result<StopReason> Vm::run(std::optional<std::chrono::steady_clock::time_point> 
     if (console_) console_->set_receive_space_callback(nullptr);
     return std::unexpected(started.error());
   }
+  // The main thread's filter comes last: the threads started above must not inherit it.
+  if (auto sandboxed = install_seccomp_filter(ThreadKind::kMain, config_.seccomp); !sandboxed)
+    request_stop({StopKind::kError, 0, sandboxed.error().message()});
   Result<void> served = loop_.run();
   if (timing_) timing_->mark(BootTiming::Phase::kStopped);
   log::debug("event loop ended; stopping the vCPUs");
@@ -270,6 +274,11 @@ bool Vm::all_output_written() const {
 
 void Vm::vcpu_thread(Vcpu& vcpu) {
   use_alternate_signal_stack();
+  pthread_setname_np(pthread_self(), fmt::format("wisp-vcpu{}", vcpu.index()).c_str());
+  if (auto sandboxed = install_seccomp_filter(ThreadKind::kVcpu, config_.seccomp); !sandboxed) {
+    request_stop({StopKind::kError, 0, sandboxed.error().message()});
+    return;
+  }
   vcpu.set_thread(pthread_self());
   if (timing_ && vcpu.index() == 0) timing_->mark(BootTiming::Phase::kFirstRun);
   if (std::optional<StopReason> reason = vcpu.run(*this, stopping_)) request_stop(*reason);
@@ -280,7 +289,7 @@ void Vm::vcpu_thread(Vcpu& vcpu) {
 // The device threads, then one thread per vCPU. A process that may not create more threads gets an
 // error, not an abort.
 Result<void> Vm::start_threads() {
-  TRY(devices_->start());
+  TRY(devices_->start(config_.seccomp));
   try {
     for (auto& vcpu : vcpus_) threads_.emplace_back([this, &vcpu] { vcpu_thread(*vcpu); });
   } catch (const std::system_error& error) {

@@ -93,6 +93,11 @@ Result<CpuEntry> load_kernel(const GuestMemory& memory, const BootConfig& config
   uint64_t rsdp = TRY(write_platform_tables(memory, plan, config));
   LoadContext context{memory, plan, config, kernel, rsdp};
   CpuEntry entry = TRY(dispatch(context, format));
+  // A kernel whose first instruction is not in RAM (an ELF's e_entry, a PVH note, a Multiboot
+  // entry_addr, a raw --entry) would fault at once, with nothing to tell the user why.
+  if (!memory.slice(entry.rip, 1))
+    return fail("{}: the entry point {:#x}{} is not in guest memory", config.kernel_path, entry.rip,
+                format == KernelFormat::kRaw ? " (--entry)" : "");
   if (entry.mode == EntryMode::kLong) {
     TRY(plan.claim("the boot GDT", layout::kGdtAddress, long_mode::kGdt.size() * 8));
     TRY(plan.claim("the boot page tables", layout::kPml4Address,

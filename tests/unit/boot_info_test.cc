@@ -137,3 +137,29 @@ TEST_CASE("a Multiboot image that asks for a video mode is refused") {
   REQUIRE_FALSE(entry);
   CHECK_THAT(entry.error().message(), Catch::Contains("video mode"));
 }
+
+// Found by the loader fuzz target: an image (or --entry) whose entry point lies outside guest
+// memory loaded "successfully", and the guest faulted at its first instruction.
+TEST_CASE("a kernel whose entry point is not in guest memory is refused") {
+  auto memory = test::make_guest_memory({{0, 8 << 20}});
+
+  std::ifstream in(kit_guest("hello.elf64.elf"), std::ios::binary);
+  std::vector<uint8_t> elf(std::istreambuf_iterator<char>(in), {});
+  REQUIRE(elf.size() > 64);
+  uint64_t entry = 0x40000000;  // e_entry: 1 GiB, past the 8 MiB of RAM
+  std::memcpy(elf.data() + 24, &entry, sizeof(entry));
+  test::TempFile file("far-entry", std::string(elf.begin(), elf.end()));
+  auto loaded = load_kernel(memory, boot_config(file.path(), {}, "", 8 << 20));
+  REQUIRE_FALSE(loaded);
+  CHECK_THAT(loaded.error().message(), Catch::Contains("0x40000000 is not in guest memory"));
+
+  test::TempFile raw("raw-far-entry", std::string(64, '\xf4'));
+  BootConfig config = boot_config(raw.path(), {}, "", 8 << 20);
+  config.format = KernelFormat::kRaw;
+  config.raw = {0x100000, 0x900000, EntryMode::kProtected};  // loaded at 1 MiB, entered at 9 MiB
+  auto raw_loaded = load_kernel(memory, config);
+  REQUIRE_FALSE(raw_loaded);
+  CHECK_THAT(raw_loaded.error().message(), Catch::Contains("0x900000 (--entry) is not in guest"));
+  config.raw.entry = 0x100000;
+  CHECK(load_kernel(memory, config));
+}

@@ -50,6 +50,7 @@ constexpr Attack kAttacks[] = {
     {"queue_size_huge", false},
     {"notify_unknown_queue", false},
     {"reset_mid_request", false},
+    {"head_reused_in_flight", false},
     {"readonly_write", true},
     {"status_not_writable", false},
     {"used_ring_outside", false},

@@ -447,6 +447,27 @@ static void reset_mid_request(void) {
   say("16 resets with a 1 MiB read in flight");
 }
 
+/* The head of a request in flight made available again at once: the device either finished the
+ * first (then the second is a new request) or must refuse the ring; either way it survives. */
+static void head_reused_in_flight(void) {
+  for (int round = 0; round < 8; round++) {
+    if (!bring_up()) return;
+    header = (struct virtio_blk_req_header){.type = VIRTIO_BLK_T_IN, .sector = 0};
+    status = 0xff;
+    set_desc(&queue.desc[0], physical(&header), sizeof header, VIRTQ_DESC_F_NEXT, 1);
+    set_desc(&queue.desc[1], physical(big), BIG_BYTES / 2, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT,
+             2);
+    set_desc(&queue.desc[2], physical(big + BIG_BYTES / 2), BIG_BYTES / 2,
+             VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 3);
+    set_desc(&queue.desc[3], physical(&status), 1, VIRTQ_DESC_F_WRITE, 0);
+    make_available(0);
+    make_available(0);
+    make_available(0);
+    for (int i = 0; i < 10000; i++) cpu_pause();
+  }
+  say("8 rounds of a 1 MiB read's head made available three times");
+}
+
 static void readonly_write(void) {
   if (!bring_up()) return;
   if (!(blk.device_features & VIRTIO_BIT(VIRTIO_BLK_F_RO)))
@@ -734,6 +755,7 @@ static const struct attack attacks[] = {
     {"queue_size_huge", queue_size_huge},
     {"notify_unknown_queue", notify_unknown_queue},
     {"reset_mid_request", reset_mid_request},
+    {"head_reused_in_flight", head_reused_in_flight},
     {"readonly_write", readonly_write},
     {"status_not_writable", status_not_writable},
     {"used_ring_outside", used_ring_outside},

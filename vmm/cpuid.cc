@@ -1,6 +1,8 @@
 #include "vmm/cpuid.h"
 
+#include <algorithm>
 #include <bit>
+#include <iterator>
 
 namespace wisp {
 namespace {
@@ -77,12 +79,43 @@ void patch_entry(kvm_cpuid_entry2& entry, const CpuidOptions& options) {
   }
 }
 
+uint32_t& register_of(kvm_cpuid_entry2& entry, CpuidRegister reg) {
+  switch (reg) {
+    case CpuidRegister::kEax:
+      return entry.eax;
+    case CpuidRegister::kEbx:
+      return entry.ebx;
+    case CpuidRegister::kEcx:
+      return entry.ecx;
+    case CpuidRegister::kEdx:
+      break;
+  }
+  return entry.edx;
+}
+
+void hide_features(kvm_cpuid_entry2& entry) {
+  for (const HiddenCpuFeature& feature : kHiddenCpuFeatures)
+    if (entry.function == feature.leaf && entry.index == feature.subleaf)
+      register_of(entry, feature.reg) &= ~(1u << feature.bit);
+}
+
+bool hidden_leaf(const kvm_cpuid_entry2& entry) {
+  return std::ranges::find(kHiddenCpuidLeaves, entry.function) != std::end(kHiddenCpuidLeaves) ||
+         // XSAVE components 17 and 18: AMX's tile state.
+         (entry.function == 0xd && (entry.index == 17 || entry.index == 18));
+}
+
 }  // namespace
 
 std::vector<kvm_cpuid_entry2> vcpu_cpuid(const std::vector<kvm_cpuid_entry2>& supported,
                                          const CpuidOptions& options) {
-  std::vector<kvm_cpuid_entry2> entries = supported;
-  for (kvm_cpuid_entry2& entry : entries) patch_entry(entry, options);
+  std::vector<kvm_cpuid_entry2> entries;
+  for (kvm_cpuid_entry2 entry : supported) {
+    if (hidden_leaf(entry)) continue;
+    hide_features(entry);
+    patch_entry(entry, options);
+    entries.push_back(entry);
+  }
   return entries;
 }
 

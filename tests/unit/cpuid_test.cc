@@ -1,4 +1,8 @@
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <utility>
 
 #include "vmm/cpuid.h"
 
@@ -50,4 +54,47 @@ TEST_CASE("each vCPU's CPUID carries its APIC ID, the CPU count and the hypervis
   CHECK((find(single, 1).edx & (1u << 28)) == 0);
   CHECK((find(single, 1).ecx & (1u << 24)) == 0);
   CHECK(find(single, 0xb, 1).eax == 0);
+}
+
+TEST_CASE("features Wisp cannot honour are hidden; the rest of KVM's are kept") {
+  auto all_bits = [](uint32_t function, uint32_t index = 0) {
+    kvm_cpuid_entry2 entry{};
+    entry.function = function;
+    entry.index = index;
+    entry.eax = entry.ebx = entry.ecx = entry.edx = 0xffffffff;
+    return entry;
+  };
+  std::vector<kvm_cpuid_entry2> supported = {
+      all_bits(1),       all_bits(7),          all_bits(0xd, 0),     all_bits(0xd, 1),
+      all_bits(0xd, 17), all_bits(0xd, 18),    all_bits(0x12, 0),    all_bits(0x1d, 0),
+      all_bits(0x1e, 0), all_bits(0x80000001), all_bits(0x8000000a), all_bits(0x40000001)};
+  auto cpuid = vcpu_cpuid(supported, {0, 1, false});
+
+  CHECK((find(cpuid, 1).ecx & 0x60) == 0);                 // VMX, SMX
+  CHECK((find(cpuid, 1).ecx & 0x1f) == 0x1f);              // SSE3 and its neighbours stay
+  CHECK(find(cpuid, 7).ebx == ~((1u << 2) | (1u << 25)));  // SGX, Intel PT
+  CHECK(find(cpuid, 7).ecx == ~(1u << 30));                // SGX_LC
+  CHECK(find(cpuid, 7).edx == ~((1u << 22) | (1u << 24) | (1u << 25)));  // AMX
+  CHECK(find(cpuid, 0xd, 0).eax == ~((1u << 17) | (1u << 18)));
+  CHECK(find(cpuid, 0xd, 1).eax == 0xffffffff);
+  CHECK(find(cpuid, 0x80000001).ecx == ~(1u << 2));  // SVM
+  CHECK(find(cpuid, 0x40000001).edx == ~1u);         // KVM_HINTS_REALTIME
+  CHECK(find(cpuid, 0x40000001).eax == 0xffffffff);  // KVM's PV features stay
+  for (auto [function, index] : {std::pair{0x12u, 0u},
+                                 {0x1du, 0u},
+                                 {0x1eu, 0u},
+                                 {0x8000000au, 0u},
+                                 {0xdu, 17u},
+                                 {0xdu, 18u}})
+    for (const auto& entry : cpuid)
+      CHECK_FALSE((entry.function == function && entry.index == index));
+}
+
+TEST_CASE("README.md's CPU feature table names every hidden feature") {
+  std::ifstream in(std::string(PROJECT_SOURCE_DIR) + "/README.md");
+  std::string readme(std::istreambuf_iterator<char>(in), {});
+  REQUIRE(readme.find("### CPU features") != std::string::npos);
+  std::string section = readme.substr(readme.find("### CPU features"));
+  for (const HiddenCpuFeature& feature : kHiddenCpuFeatures)
+    CHECK(section.find(std::string("| ") + feature.name + " |") != std::string::npos);
 }

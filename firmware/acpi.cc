@@ -324,6 +324,16 @@ aml::Bytes virtio_mmio_device(const PlatformDevice& window, size_t index) {
   return aml::device(fmt::format("VR{:02X}", index), terms);
 }
 
+// QEMU's pvpanic ISA device as Linux's pvpanic-mmio driver matches it: _HID "QEMU0001" and its
+// one I/O port. Named PEVT, as QEMU names it.
+aml::Bytes pvpanic_device(const PlatformDevice& device) {
+  const std::array resources{
+      aml::io_port(static_cast<uint16_t>(device.address), static_cast<uint8_t>(device.size))};
+  aml::Bytes terms = aml::name("_HID", aml::string("QEMU0001"));
+  aml::append(terms, aml::name("_CRS", aml::resource_template(resources)));
+  return aml::device("PEVT", terms);
+}
+
 // One Device per entry of the (already checked) description, in its order.
 Result<aml::Bytes> platform_devices(const PlatformDescription& platform) {
   aml::Bytes devices;
@@ -340,6 +350,9 @@ Result<aml::Bytes> platform_devices(const PlatformDescription& platform) {
         if (virtio_mmio_count == kMaxVirtioMmioDevices)
           return fail("the DSDT names at most {} virtio-mmio devices", kMaxVirtioMmioDevices);
         aml::append(devices, virtio_mmio_device(device, virtio_mmio_count++));
+        break;
+      case PlatformDeviceKind::kPvPanic:
+        aml::append(devices, pvpanic_device(device));
         break;
     }
   }

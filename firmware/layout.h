@@ -61,6 +61,7 @@ inline constexpr uint32_t kDeviceGsis[] = {5,  6,  7,  10, 11, 12, 13, 14, 15,
 // Port I/O.
 inline constexpr uint16_t kCom1Port = 0x3f8;
 inline constexpr uint32_t kCom1Irq = 4;
+inline constexpr uint16_t kPvPanicPort = 0x505;  // QEMU's default iobase
 inline constexpr uint16_t kCom2Port = 0x2f8;
 inline constexpr uint32_t kCom2Irq = 3;
 inline constexpr uint16_t kUartPortCount = 8;

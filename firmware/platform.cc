@@ -11,15 +11,16 @@ namespace wisp {
 namespace {
 
 constexpr uint64_t kIoPortSpaceEnd = 0x10000;
-constexpr uint32_t kMaxSerialPortCount = 255;  // the length byte of an ACPI IO() descriptor
+constexpr uint32_t kMaxIoPortCount = 255;  // the length byte of an ACPI IO() descriptor
 constexpr uint64_t kFourGiB = uint64_t{1} << 32;
 
-Result<void> check_serial(const PlatformDevice& device) {
-  if (device.size == 0 || device.size > kMaxSerialPortCount)
-    return fail("a serial port with {} I/O ports (1..{})", device.size, kMaxSerialPortCount);
+// `what` at I/O ports `device.address` (+ `device.size`), which an ACPI IO() descriptor can hold.
+Result<void> check_io_ports(const PlatformDevice& device, std::string_view what) {
+  if (device.size == 0 || device.size > kMaxIoPortCount)
+    return fail("{} with {} I/O ports (1..{})", what, device.size, kMaxIoPortCount);
   if (device.address >= kIoPortSpaceEnd || device.size > kIoPortSpaceEnd - device.address)
-    return fail("a serial port at I/O port {:#x} (+{}) is outside the 16-bit port space",
-                device.address, device.size);
+    return fail("{} at I/O port {:#x} (+{}) is outside the 16-bit port space", what, device.address,
+                device.size);
   return {};
 }
 
@@ -37,7 +38,9 @@ Result<void> check_device(const PlatformDevice& device) {
                 layout::kIoApicPinCount - 1);
   switch (device.kind) {
     case PlatformDeviceKind::kSerial8250:
-      return check_serial(device);
+      return check_io_ports(device, "a serial port");
+    case PlatformDeviceKind::kPvPanic:
+      return check_io_ports(device, "a pvpanic device");
     case PlatformDeviceKind::kVirtioMmio:
       return check_virtio_mmio(device);
   }

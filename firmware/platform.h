@@ -15,6 +15,7 @@ namespace wisp {
 enum class PlatformDeviceKind {
   kSerial8250,  // a 16550A UART: `address` is its first I/O port, `size` its port count
   kVirtioMmio,  // a virtio-mmio window: `address` is guest-physical, `size` its bytes (4 KiB)
+  kPvPanic,     // QEMU's pvpanic: `address` is its I/O port, `size` 1; no interrupt
 };
 
 struct PlatformDevice {

@@ -68,6 +68,9 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
       ->capture_default_str();
   add_parsed_option(run, "--on-reboot", config.on_reboot, parse_reboot_action,
                     "What a guest reboot does: exit (default) or restart");
+  add_parsed_option(run, "--on-panic", config.on_panic, parse_panic_action,
+                    "What a guest's panic (reported through pvpanic) does: exit (default, status "
+                    "14) or continue (logged)");
   run->add_option_function<std::vector<std::string>>(
          "--disk",
          [&config](const std::vector<std::string>& texts) {

@@ -72,6 +72,12 @@ Result<RebootAction> parse_reboot_action(std::string_view text) {
   return fail("--on-reboot '{}' is not one of exit, restart", text);
 }
 
+Result<PanicAction> parse_panic_action(std::string_view text) {
+  if (text == "exit") return PanicAction::kExit;
+  if (text == "continue") return PanicAction::kContinue;
+  return fail("--on-panic '{}' is not one of exit, continue", text);
+}
+
 Result<KernelFormat> parse_kernel_format(std::string_view text) {
   for (KernelFormat format : {KernelFormat::kAuto, KernelFormat::kBzImage, KernelFormat::kPvh,
                               KernelFormat::kMultiboot, KernelFormat::kElf, KernelFormat::kRaw}) {

@@ -17,6 +17,7 @@ namespace wisp {
 
 enum class SerialMode { kStdio, kFile, kTee, kNone };  // kTee: the terminal and a file
 enum class RebootAction { kExit, kRestart };
+enum class PanicAction { kExit, kContinue };  // --on-panic: what a pvpanic report does
 
 struct SerialConfig {
   SerialMode mode = SerialMode::kStdio;
@@ -59,6 +60,7 @@ struct VmConfig {
   SerialConfig serial;                  // COM1, the console
   std::optional<SerialConfig> serial2;  // COM2, only when asked for
   RebootAction on_reboot = RebootAction::kExit;
+  PanicAction on_panic = PanicAction::kExit;
   KernelFormat kernel_format = KernelFormat::kAuto;
   RawImageOptions raw;
   uint32_t timeout_seconds = 0;  // 0: none
@@ -78,6 +80,8 @@ Result<uint64_t> parse_size(std::string_view text);
 // "stdio", "none", "file=PATH" or "tee=PATH"; `option` names it in errors.
 Result<SerialConfig> parse_serial(std::string_view text, std::string_view option = "--serial");
 Result<RebootAction> parse_reboot_action(std::string_view text);
+// exit or continue.
+Result<PanicAction> parse_panic_action(std::string_view text);
 // auto, bzimage, pvh, multiboot, elf or raw.
 Result<KernelFormat> parse_kernel_format(std::string_view text);
 // real, protected or long.

@@ -83,6 +83,12 @@ Result<uint32_t> DeviceManager::allocate_gsi() {
   return layout::kDeviceGsis[next_gsi_++];
 }
 
+Result<void> DeviceManager::add_pvpanic(std::shared_ptr<BusDevice> device) {
+  TRY(port_bus_.add(layout::kPvPanicPort, 1, std::move(device), "pvpanic"));
+  platform_.devices.push_back({PlatformDeviceKind::kPvPanic, layout::kPvPanicPort, 1, 0});
+  return {};
+}
+
 Result<std::shared_ptr<Serial>> DeviceManager::add_serial(uint16_t port, uint32_t gsi,
                                                           ByteSink& output) {
   legacy_irqs_.push_back(std::make_unique<KvmIrqLine>(vm_, gsi));

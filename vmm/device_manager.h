@@ -31,6 +31,8 @@ class DeviceManager {
 
   // A 16550A UART at `port` on interrupt line `gsi`, writing to `output`.
   Result<std::shared_ptr<Serial>> add_serial(uint16_t port, uint32_t gsi, ByteSink& output);
+  // The pvpanic port, described in the DSDT for the guest's driver.
+  Result<void> add_pvpanic(std::shared_ptr<BusDevice> device);
   // A virtio-blk device for `disk`, on its own thread.
   Result<void> add_disk(const DiskConfig& disk);
   // A virtio-net device on a TAP, with up to `cpus` queue pairs, on its own thread.
@@ -38,8 +40,8 @@ class DeviceManager {
 
   const PlatformDescription& platform() const { return platform_; }
 
-  // Starts the device threads (call with the signals the VMM handles blocked).
-  // Starts the device threads, each under its kind's seccomp filter.
+  // Starts the device threads, each under its kind's seccomp filter (call with the signals the
+  // VMM handles blocked).
   Result<void> start(SeccompMode seccomp);
   // Stops every device thread once its device has finished what was in flight and flushed its
   // writable disks. The vCPUs must have stopped first. Idempotent.

@@ -15,6 +15,7 @@ inline constexpr int kExitTripleFault = 6;  // the guest triple-faulted
 inline constexpr int kExitTimeout = 8;      // --timeout expired
 inline constexpr int kExitError = 10;       // the VMM or KVM failed (a one-line reason is printed)
 inline constexpr int kExitUserQuit = 12;    // Ctrl-A x, SIGINT, SIGTERM, SIGHUP or SIGQUIT
+inline constexpr int kExitPanic = 14;       // the guest panicked (pvpanic)
 // A write of v to the debug-exit port gives (v << 1) | 1, as QEMU's isa-debug-exit: always odd.
 
 // What each status means: the one table behind `wisp --help` and README.md's "Exit status"
@@ -38,6 +39,7 @@ inline constexpr ExitStatusMeaning kExitStatusTable[] = {
      "Wisp or KVM failed: not a kernel, initrd too large, `/dev/kvm` missing, KVM internal error, "
      "a `--serial` file that can no longer be written..."},
     {"12", "stopped by Ctrl-A x, SIGINT, SIGTERM, SIGHUP or SIGQUIT (with or without a terminal)"},
+    {"14", "the guest panicked: it said so through pvpanic (unless `--on-panic continue`)"},
 };
 
 // The table as `wisp --help` prints it, and as README.md shows it.
@@ -58,6 +60,8 @@ inline int exit_status(const StopReason& reason) {
       return kExitTimeout;
     case StopKind::kUserQuit:
       return kExitUserQuit;
+    case StopKind::kPanic:
+      return kExitPanic;
     case StopKind::kError:
       return kExitError;
   }

@@ -12,6 +12,7 @@
 #include "devices/legacy/fw_cfg.h"
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/null_device.h"
+#include "devices/legacy/pvpanic.h"
 #include "firmware/kernel_loader.h"
 #include "firmware/layout.h"
 #include "firmware/memory_map.h"
@@ -144,6 +145,7 @@ Result<void> Vm::create_devices() {
                                                           layout::kAcpiResetValue),
                     "ACPI PM"));
   TRY(port_bus_.add(kPostCodePort, 1, std::make_shared<NullDevice>(), "POST code"));
+  TRY(devices_->add_pvpanic(std::make_shared<PvPanic>([this] { on_guest_panic(); })));
   for (const DiskConfig& disk : config_.disks) TRY(devices_->add_disk(disk));
   for (const NetConfig& nic : config_.nics) TRY(devices_->add_nic(nic, config_.cpus));
   return {};
@@ -325,6 +327,16 @@ void Vm::request_stop(StopReason reason) {
   }
   stopping_.store(true, std::memory_order_release);
   loop_.quit();
+}
+
+// A panic ends the run (status 14) unless --on-panic continue; either way stderr says so, so that
+// a harness learns of it even when the guest reboots at once (panic=-1).
+void Vm::on_guest_panic() {
+  if (config_.on_panic == PanicAction::kExit) {
+    request_stop({StopKind::kPanic, 0, "the guest panicked (pvpanic)"});
+  } else if (!panic_logged_.exchange(true)) {
+    log::warn("the guest panicked (pvpanic); it goes on (--on-panic continue)");
+  }
 }
 
 void Vm::log_unhandled(AccessSpace space, uint64_t address, size_t size, bool write) {

@@ -62,6 +62,7 @@ class Vm final : public VmStopper, public VcpuExitHandler {
   void vcpu_thread(Vcpu& vcpu);
   Result<void> start_threads();
   void stop_vcpus();
+  void on_guest_panic();
 
   VmConfig config_;
   BootTiming* timing_ = nullptr;
@@ -81,6 +82,7 @@ class Vm final : public VmStopper, public VcpuExitHandler {
   CpuEntry entry_;
 
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> panic_logged_{false};
   std::mutex stop_mutex_;
   std::optional<StopReason> stop_reason_;
   // After the guest stopped, while its output is written: a timeout or stop signal that cut it off.

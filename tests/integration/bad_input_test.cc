@@ -59,6 +59,8 @@ TEST_CASE("usage errors are reported before anything is created", "[cli]") {
   check_rejected({"run", "--kernel", kHello, "--memory", "1M"}, 2, "too small");
   check_rejected({"run", "--kernel", kHello, "--serial", "tcp"}, 2, "--serial");
   check_rejected({"run", "--kernel", kHello, "--on-reboot", "maybe"}, 2, "--on-reboot");
+  check_rejected({"run", "--kernel", kHello, "--on-panic", "reboot"}, 2,
+                 "--on-panic 'reboot' is not one of exit, continue");
   check_rejected({"fly"}, 2, "subcommand");
   // Found only while the VM is built, and still the user's error.
   check_rejected({"run", "--kernel", kHello, "--cmdline", std::string(3000, 'x')}, 2,

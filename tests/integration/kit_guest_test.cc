@@ -216,3 +216,16 @@ TEST_CASE("fw_cfg: a QEMU guest learns its CPU count, RAM size and RAM map", "[k
         "fw_cfg: ok\n");
   CHECK(large.status == kGuestExitedZero);
 }
+
+TEST_CASE("pvpanic: a guest's panic report ends the run with 14, or is logged", "[kvm][kit]") {
+  auto panicked = boot({"--kernel", kit_guest("exit_code.pvh.elf"), "--cmdline", "panic"});
+  CHECK(panicked.status == 14);
+  CHECK(panicked.out == "pvpanic events 0x3\n");
+  CHECK(panicked.err.find("the guest panicked (pvpanic)") != std::string::npos);
+
+  auto going_on = boot(
+      {"--kernel", kit_guest("exit_code.pvh.elf"), "--cmdline", "panic", "--on-panic", "continue"});
+  CHECK(going_on.status == kGuestExitedZero);
+  CHECK(going_on.out == "pvpanic events 0x3\nstill running after the panic report\n");
+  CHECK(going_on.err.find("the guest panicked (pvpanic); it goes on") != std::string::npos);
+}

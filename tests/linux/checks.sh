@@ -192,6 +192,11 @@ check shell "--memory 512M --serial2 file=$WORK/com2.log" \
 # loopback at start-up, and the input must still reach the shell whole.
 type_before_boot() { printf '%s\n' 'echo "early-$((6 * 7))"; poweroff -f' >&3; }
 check earlyinput "--memory 256M" host:type_before_boot
+# A kernel panic reported through pvpanic (QEMU0001 in the DSDT, Linux's pvpanic-mmio): the run
+# ends with 14; with --on-panic continue, panic=-1 reboots the guest (4) and stderr tells.
+check panic "--memory 256M" 'modprobe pvpanic-mmio && echo c >/proc/sysrq-trigger'
+check panicgoes "--memory 256M --on-panic continue" \
+    'modprobe pvpanic-mmio && echo c >/proc/sysrq-trigger'
 check smp "--cpus 2 --memory 512M" \
     'echo "cpus-$(grep -c ^processor /proc/cpuinfo)"; poweroff -f'
 check reboot "--memory 256M" 'reboot -f'

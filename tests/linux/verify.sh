@@ -40,6 +40,12 @@ case $name in
         expect_line '[0-9]+\.[0-9]+\.[0-9]+-[0-9]+-cloud-amd64'
         expect_line 'host: com2: com2-42'
         expect_status 0 ;;
+    panic)
+        expect_line 'wisp: error: the guest panicked \(pvpanic\)'
+        expect_status 14 ;;
+    panicgoes)
+        expect_line 'wisp: warning: the guest panicked \(pvpanic\); it goes on \(--on-panic continue\)'
+        expect_status 4 ;;
     earlyinput)
         expect_line 'early-42'
         expect_status 0 ;;

@@ -669,6 +669,21 @@ TEST_CASE("the DSDT describes COM1 and each virtio-mmio window from the list", "
   }
 }
 
+TEST_CASE("the DSDT describes the pvpanic port as QEMU does", "[acpi][iasl]") {
+  std::string iasl = require_iasl();
+  AcpiTables tables =
+      build(1, PlatformDescription{{{PlatformDeviceKind::kPvPanic, layout::kPvPanicPort, 1, 0}}});
+  TempDir dir;
+  Disassembly d = disassemble(iasl, dir, "DSDT", find_table(tables, "DSDT").bytes);
+  check_clean_disassembly(d);
+  INFO(d.dsl);
+  std::string block = device_block(d.dsl, "PEVT");
+  CHECK_THAT(block, Catch::Contains("Name (_HID, \"QEMU0001\")"));
+  CHECK_THAT(block, Catch::Contains("0x0505,             // Range Minimum"));
+  CHECK_THAT(block, Catch::Contains("0x01,               // Length"));
+  CHECK_THAT(block, !Catch::Contains("Interrupt"));
+}
+
 TEST_CASE("the DSDT of an empty platform describes no device", "[acpi][iasl]") {
   std::string iasl = require_iasl();
   AcpiTables tables = build(1, PlatformDescription{});

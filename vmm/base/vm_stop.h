@@ -12,6 +12,7 @@ enum class StopKind {
   kReset,        // ACPI reset register or i8042 reset (when reboots end the VMM)
   kDebugExit,    // a write to the debug-exit port
   kTripleFault,  // KVM_EXIT_SHUTDOWN
+  kPanic,        // the guest said it panicked (pvpanic)
   kTimeout,      // --timeout expired
   kUserQuit,     // Ctrl-A x on the console, SIGINT, SIGTERM, SIGHUP or SIGQUIT
   kError,        // a VMM or KVM failure (internal error, failed entry, ...)

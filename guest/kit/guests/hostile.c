@@ -639,8 +639,8 @@ static void ports_every_width(void) {
       accesses += 2 * sizeof out_bytes;
     }
   }
-  /* COM1 back to its reset state: 8 data bits... as Wisp starts it (LCR 0: no divisor latch),
-   * no loopback, no interrupts, FIFOs off. */
+  /* COM1 back to the state Wisp starts it in: LCR 0 (no divisor latch), no interrupts, no
+   * loopback, FIFOs off. */
   outb(KIT_COM1_PORT + 3, 0);
   outb(KIT_COM1_PORT + 1, 0);
   outb(KIT_COM1_PORT + 4, 0);

@@ -94,14 +94,16 @@ Result<EntryMode> parse_entry_mode(std::string_view text) {
 }
 
 Result<uint64_t> parse_address(std::string_view text) {
+  std::string_view digits = text;
   int base = 10;
-  if (text.starts_with("0x") || text.starts_with("0X")) {
-    text.remove_prefix(2);
+  if (digits.starts_with("0x") || digits.starts_with("0X")) {
+    digits.remove_prefix(2);
     base = 16;
   }
   uint64_t value = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, base);
-  if (text.empty() || error != std::errc() || end != text.data() + text.size())
+  auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value, base);
+  // The message names the whole value as typed, its 0x included.
+  if (digits.empty() || error != std::errc() || end != digits.data() + digits.size())
     return fail("'{}' is not an address (decimal or 0x-prefixed hexadecimal)", text);
   return value;
 }

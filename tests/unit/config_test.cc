@@ -192,3 +192,16 @@ TEST_CASE("net option: validation of the NICs together") {
   bad.nics = {by_fd};
   CHECK_THAT(message(bad), Catch::Contains("--net fd=1048576"));
 }
+
+// Found by the config fuzz target: a bad hexadecimal address was named without its 0x ("'' is not
+// an address" for --entry 0x).
+TEST_CASE("addresses: decimal or 0x-prefixed hexadecimal; an error names the value as typed") {
+  CHECK(*parse_address("1048576") == 0x100000);
+  CHECK(*parse_address("0x100000") == 0x100000);
+  CHECK(*parse_address("0XfFfF") == 0xffff);
+  for (const char* bad : {"", "0x", "0x10g", "-1", "0x-1", "12 ", "0x1_000"}) {
+    auto address = parse_address(bad);
+    REQUIRE_FALSE(address);
+    CHECK_THAT(address.error().message(), Catch::StartsWith(std::string("'") + bad + "'"));
+  }
+}

@@ -117,14 +117,17 @@ void MmioTransport::write_register(uint64_t offset, uint32_t value) {
     case mmio::kInterruptAck:
       device_.acknowledge_interrupt(value);
       break;
-    case mmio::kStatus:
-      device_.set_status(static_cast<uint8_t>(value));
-      if (value == 0) {
+    case mmio::kStatus: {
+      // Status is 8 bits wide: 0x100 resets the device as 0 does, and the selectors with it.
+      auto status = static_cast<uint8_t>(value);
+      device_.set_status(status);
+      if (status == 0) {
         device_features_select_ = 0;
         driver_features_select_ = 0;
         queue_select_ = 0;
       }
       break;
+    }
     case mmio::kQueueDescLow:
       write_queue_address(QueuePart::kDescriptorTable, false, value);
       break;

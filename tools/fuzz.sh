@@ -2,11 +2,15 @@
 # Builds the libFuzzer targets of tests/fuzz with clang 16 (libFuzzer, ASan, UBSan) in a build
 # directory of their own, then fuzzes each for a share of the time:
 #   virtio  the virtqueue walker and virtio-blk against a hostile driver (virtio_fuzz);
-#   net     virtio-net against a hostile driver and a hostile network (net_fuzz).
+#   net     virtio-net against a hostile driver and a hostile network (net_fuzz);
+#   loader  the kernel loaders (bzImage, ELF, PVH, Multiboot, raw) on hostile images (loader_fuzz);
+#   legacy  the UART, i8042, ACPI PM, debug-exit, fw_cfg and pvpanic registers (legacy_fuzz);
+#   mmio    the virtio-mmio register file at every width and offset, a fake device (mmio_fuzz);
+#   config  the command-line value parsers, MAC addresses and the CLI (config_fuzz).
 # usage: tools/fuzz.sh [--fork N] [--target NAME] [SECONDS]
 #   SECONDS        how long to fuzz in all, shared equally by the targets (default 60)
 #   --fork N       N fuzzing processes at once (libFuzzer -fork; default 1)
-#   --target NAME  fuzz only NAME (virtio or net), for all of SECONDS
+#   --target NAME  fuzz only NAME (virtio, net, loader, legacy, mmio or config), for all of SECONDS
 # Each target's corpus grows in build-fuzz/corpus/NAME and starts from the seeds its NAME_fuzz_seeds
 # program writes. A finding (crash, sanitizer report, hang over 10 s) is saved as
 # build-fuzz/artifacts/NAME-crash-* (or -timeout-*, -leak-*) and the script exits non-zero after
@@ -27,7 +31,7 @@ PACKAGES=(
     linux-libc-dev libfmt-dev libcli11-dev catch2 liburing-dev libseccomp-dev  # to configure Wisp
 )
 
-TARGETS=(virtio net)
+TARGETS=(virtio net loader legacy mmio config)
 
 main() {
     local seconds=60 fork=1 targets=("${TARGETS[@]}")
@@ -38,7 +42,7 @@ main() {
                 [[ " ${TARGETS[*]} " == *" ${2:-} "* ]] ||
                     die "--target needs one of ${TARGETS[*]}, not '${2:-}'"
                 targets=("$2"); shift ;;
-            -h|--help) sed -n '2,15p' "$0" >&2; exit 2 ;;
+            -h|--help) sed -n '2,19p' "$0" >&2; exit 2 ;;
             -*) die "unknown option $1" ;;
             *) seconds=$1 ;;
         esac

@@ -156,7 +156,7 @@ TEST_CASE("a full output file ends the run with status 10 and says why", "[kvm][
   CHECK(result.out == "\n16384\n");
 }
 
-TEST_CASE("--serial2 gives the guest a second port, COM2, for machine output", "[kvm][console]") {
+TEST_CASE("a second serial port (--serial2), COM2, for machine output", "[kvm][console]") {
   char path[] = "/tmp/wisp-com2-XXXXXX";
   int fd = ::mkstemp(path);
   REQUIRE(fd >= 0);

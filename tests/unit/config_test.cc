@@ -195,7 +195,7 @@ TEST_CASE("net option: validation of the NICs together") {
 
 // Found by the config fuzz target: a bad hexadecimal address was named without its 0x ("'' is not
 // an address" for --entry 0x).
-TEST_CASE("addresses: decimal or 0x-prefixed hexadecimal; an error names the value as typed") {
+TEST_CASE("addresses: decimal or 0x-prefixed hexadecimal, and an error names the value as typed") {
   CHECK(*parse_address("1048576") == 0x100000);
   CHECK(*parse_address("0x100000") == 0x100000);
   CHECK(*parse_address("0XfFfF") == 0xffff);

@@ -82,7 +82,7 @@ TEST_CASE("console output leaves the shared descriptor's flags alone") {
   CHECK(::fcntl(pipe.write_end.get(), F_GETFL) == before);
 }
 
-TEST_CASE("a stalled reader fills the buffer; the guest's excess is counted, nothing blocks") {
+TEST_CASE("a stalled reader fills the buffer: the guest's excess is counted and nothing blocks") {
   Pipe pipe;
   int pipe_bytes = ::fcntl(pipe.write_end.get(), F_GETPIPE_SZ);
   REQUIRE(pipe_bytes > 0);
@@ -148,7 +148,7 @@ TEST_CASE("console output to a regular file is written on wake-up") {
   CHECK(std::string(text) == "to the file");
 }
 
-TEST_CASE("--serial file= on a FIFO with no reader fails at once instead of blocking") {
+TEST_CASE("serial file= on a FIFO with no reader fails at once instead of blocking") {
   std::string directory = "/tmp/wisp-fifo-XXXXXX";
   REQUIRE(::mkdtemp(directory.data()));
   std::string fifo = directory + "/console";

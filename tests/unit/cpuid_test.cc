@@ -56,7 +56,7 @@ TEST_CASE("each vCPU's CPUID carries its APIC ID, the CPU count and the hypervis
   CHECK(find(single, 0xb, 1).eax == 0);
 }
 
-TEST_CASE("features Wisp cannot honour are hidden; the rest of KVM's are kept") {
+TEST_CASE("features Wisp cannot honour are hidden and the rest of KVM's are kept") {
   auto all_bits = [](uint32_t function, uint32_t index = 0) {
     kvm_cpuid_entry2 entry{};
     entry.function = function;

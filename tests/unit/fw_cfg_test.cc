@@ -119,7 +119,8 @@ TEST_CASE("fw_cfg: past an item's end and for an undefined key, reads give 0", "
   CHECK(ports.item(FwCfg::kSignature | FwCfg::kWriteChannel, 1) == std::vector<uint8_t>{'Q'});
 }
 
-TEST_CASE("fw_cfg: only 16-bit writes select; data writes and wide reads do nothing", "[fw_cfg]") {
+TEST_CASE("fw_cfg: only 16-bit writes select, and data writes and wide reads do nothing",
+          "[fw_cfg]") {
   Ports ports(machine(64 << 20, 2));
   ports.select(FwCfg::kNbCpus);
   // An 8-bit write to the selector port is a data write: ignored, the selection stays.

@@ -4,7 +4,7 @@
 
 using namespace wisp;
 
-TEST_CASE("pvpanic: reads give the events it takes; PANICKED calls the handler") {
+TEST_CASE("pvpanic: reads give the events it takes, and PANICKED calls the handler") {
   int panics = 0;
   PvPanic device([&] { ++panics; });
   uint8_t value = 0;

@@ -87,7 +87,7 @@ TEST_CASE("opening a file fails quietly on the threads that may not, and works o
   CHECK(run_filtered(ThreadKind::kMain, SeccompMode::kOn, open_meminfo).status == 0);
 }
 
-TEST_CASE("log mode lets a forbidden call through; off installs nothing") {
+TEST_CASE("log mode lets a forbidden call through, and off installs nothing") {
   auto ask_parent = [] { return ::syscall(SYS_getppid) > 0 ? 0 : 1; };
   CHECK(run_filtered(ThreadKind::kVcpu, SeccompMode::kLog, ask_parent).status == 0);
   auto seccomp_state = [] {
@@ -101,7 +101,7 @@ TEST_CASE("log mode lets a forbidden call through; off installs nothing") {
   CHECK(run_filtered(ThreadKind::kVcpu, SeccompMode::kOff, seccomp_state).status == 0);
 }
 
-TEST_CASE("--seccomp values") {
+TEST_CASE("the values of --seccomp") {
   CHECK(*parse_seccomp_mode("on") == SeccompMode::kOn);
   CHECK(*parse_seccomp_mode("off") == SeccompMode::kOff);
   CHECK(*parse_seccomp_mode("log") == SeccompMode::kLog);

@@ -20,6 +20,7 @@ namespace {
 struct Writer {
   Fd fd;
   int restore_flags = -1;
+  bool character_device = false;  // /dev/null and the like: never makes a writer wait
 };
 
 Result<Writer> open_writer(int fd) {
@@ -27,18 +28,19 @@ Result<Writer> open_writer(int fd) {
   if (::fstat(fd, &status) < 0) return fail_errno("fstat");
   int flags = ::fcntl(fd, F_GETFL);
   if (flags < 0) return fail_errno("fcntl F_GETFL");
+  bool character_device = S_ISCHR(status.st_mode);
   if (S_ISREG(status.st_mode) || S_ISBLK(status.st_mode) || (flags & O_NONBLOCK)) {
     Fd copy(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
     if (!copy.valid()) return fail_errno("dup");
-    return Writer{std::move(copy)};
+    return Writer{std::move(copy), -1, character_device};
   }
   std::string path = fmt::format("/proc/self/fd/{}", fd);
   Fd reopened(::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
-  if (reopened.valid()) return Writer{std::move(reopened)};
+  if (reopened.valid()) return Writer{std::move(reopened), -1, character_device};
   Fd copy(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
   if (!copy.valid()) return fail_errno("dup");
   if (::fcntl(copy.get(), F_SETFL, flags | O_NONBLOCK) < 0) return fail_errno("fcntl F_SETFL");
-  return Writer{std::move(copy), flags};
+  return Writer{std::move(copy), flags, character_device};
 }
 
 }  // namespace
@@ -51,6 +53,10 @@ Result<std::unique_ptr<ConsoleOutput>> ConsoleOutput::create(int fd, std::string
       std::move(writer.fd), std::move(name), on_error, loop, stopper, TRY(EventFd::create())));
   output->restore_flags_ = writer.restore_flags;
   TRY(output->start());
+  // What epoll takes is non-blocking (a terminal, pipe, FIFO or socket), and a character device
+  // such as /dev/null never waits: those are written at once while nothing waits in the buffer.
+  // A file goes through the event loop, since a disk can make a write wait.
+  output->writes_directly_ = output->pollable_ || writer.character_device;
   return output;
 }
 
@@ -76,6 +82,12 @@ void ConsoleOutput::write(std::span<const uint8_t> bytes) {
   {
     std::lock_guard lock(mutex_);
     if (broken_) return;
+    if (size_ == 0 && writes_directly_) {
+      // Never blocks. What the reader does not take now, and any error, goes to the event loop.
+      ssize_t written = ::write(writer_.get(), bytes.data(), bytes.size());
+      if (written > 0) bytes = bytes.subspan(static_cast<size_t>(written));
+      if (bytes.empty()) return;
+    }
     was_empty = size_ == 0;
     size_t taken = std::min(bytes.size(), kCapacity - size_);
     for (size_t i = 0; i < taken; ++i) buffer_[(head_ + size_ + i) % kCapacity] = bytes[i];

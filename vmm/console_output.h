@@ -1,5 +1,6 @@
-// Console output that never blocks a vCPU: the UART appends to a bounded buffer and the event loop
-// writes it out without blocking, as fast as the reader takes it. While the buffer is nearly full
+// Console output that never blocks a vCPU: the UART writes what a non-blocking descriptor takes at
+// once, and appends the rest to a bounded buffer that the event loop writes out as fast as the
+// reader takes it. While the buffer is nearly full
 // the UART shows a busy transmitter, so a guest waits for a slow reader as on a real serial line.
 #pragma once
 
@@ -75,6 +76,7 @@ class ConsoleOutput final : public ByteSink {
   EventFd wake_;  // the buffer became non-empty
   std::function<void()> on_room_;
   bool pollable_ = true;
+  bool writes_directly_ = false;  // from the UART's thread while the buffer is empty
   bool watching_writable_ = false;
   int restore_flags_ = -1;  // the shared file flags to put back, when O_NONBLOCK had to be set
 

@@ -16,25 +16,8 @@
 #include "virtio_blk.h"
 #include "virtio_mmio.h"
 
-/* virtio-mmio registers (§4.2.2) and status bits (§2.1) the attacks touch directly. */
-#define REG_QUEUE_SEL 0x030
-#define REG_QUEUE_NUM 0x038
-#define REG_QUEUE_READY 0x044
-#define REG_QUEUE_NOTIFY 0x050
-#define REG_STATUS 0x070
-#define REG_QUEUE_DESC_LOW 0x080
-#define REG_QUEUE_DESC_HIGH 0x084
-#define REG_QUEUE_DRIVER_LOW 0x090
-#define REG_QUEUE_DRIVER_HIGH 0x094
-#define REG_QUEUE_DEVICE_LOW 0x0a0
-#define REG_QUEUE_DEVICE_HIGH 0x0a4
-#define REG_CONFIG_END 0x200 /* config_every_width covers 0x000-0x1ff */
-
-#define STATUS_ACKNOWLEDGE 1
-#define STATUS_DRIVER 2
-#define STATUS_DRIVER_OK 4
-#define STATUS_FEATURES_OK 8
-#define STATUS_DEVICE_NEEDS_RESET 64
+/* Beyond the register block (virtio_mmio.h): config_every_width covers 0x000-0x1ff. */
+#define REG_CONFIG_END 0x200
 
 #define RAM_END 0x4000000ull /* 64 MiB: the test's --memory */
 #define BIG_BYTES (1u << 20)

@@ -9,6 +9,7 @@
 #include "tests/integration/paths.h"
 #include "tests/integration/process.h"
 
+using wisp::test::read_file;
 using wisp::test::run_process;
 
 namespace {
@@ -25,11 +26,6 @@ std::string temp_file_with(const std::string& contents) {
   REQUIRE(::write(fd, contents.data(), contents.size()) == static_cast<ssize_t>(contents.size()));
   ::close(fd);
   return path;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 // One line on stderr that mentions `needle`, and the given status.

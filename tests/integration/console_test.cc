@@ -19,6 +19,7 @@
 
 using wisp::test::kit_guest;
 using wisp::test::kWisp;
+using wisp::test::read_file;
 using wisp::test::run_process;
 
 namespace {
@@ -26,11 +27,6 @@ namespace {
 constexpr int kTimeout = 60;
 constexpr int kGuestExitedZero = 1;  // debug-exit value 0
 const std::string kConsoleGuest = kit_guest("console.pvh.elf");
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // What the console guest's "print=N" prints.
 std::string printed_lines(size_t count) {

@@ -12,6 +12,7 @@
 
 using wisp::test::kit_guest;
 using wisp::test::kWisp;
+using wisp::test::read_file;
 using wisp::test::run_process;
 
 namespace {
@@ -26,11 +27,6 @@ wisp::test::ProcessResult boot(const std::vector<std::string>& args,
   auto result = run_process(argv, input, kTimeout);
   UNSCOPED_INFO("wisp " << args[1] << ": stdout: " << result.out << " stderr: " << result.err);
   return result;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 }  // namespace

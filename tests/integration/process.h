@@ -17,4 +17,7 @@ struct ProcessResult {
 ProcessResult run_process(const std::vector<std::string>& argv, const std::string& input,
                           int timeout_seconds);
 
+// A file's whole contents ("" if it cannot be read): a serial log, an image.
+std::string read_file(const std::string& path);
+
 }  // namespace wisp::test

@@ -11,7 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PACKAGES=(
     cmake ninja-build g++ pkg-config          # the build
-    linux-libc-dev libfmt-dev libcli11-dev catch2 liburing-dev libseccomp-dev  # headers, libraries
+    linux-libc-dev libfmt-dev libcli11-dev catch2 liburing-dev libseccomp-dev libcap-dev  # headers, libraries
     acpica-tools                              # iasl, for the ACPI table tests
     util-linux                                # unshare: the /dev/kvm error tests, private network namespaces
     iproute2                                  # ip: the network tests' TAPs and addresses

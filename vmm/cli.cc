@@ -9,9 +9,9 @@ namespace {
 
 // An option whose text goes through one of our parse functions; a parse error is a usage error.
 template <typename T, typename Parse>
-void add_parsed_option(CLI::App* app, const std::string& name, T& target, Parse parse,
-                       const std::string& help) {
-  app->add_option_function<std::string>(
+CLI::Option* add_parsed_option(CLI::App* app, const std::string& name, T& target, Parse parse,
+                               const std::string& help) {
+  return app->add_option_function<std::string>(
       name,
       [&target, parse, name](const std::string& text) {
         auto result = parse(text);
@@ -19,6 +19,27 @@ void add_parsed_option(CLI::App* app, const std::string& name, T& target, Parse 
         target = *result;
       },
       help);
+}
+
+void add_jail_options(CLI::App* run, Command& command) {
+  JailConfig& jail = command.jail;
+  CLI::Option* directory =
+      run->add_option(
+             "--jail", jail.directory,
+             "Run the VMM jailed in DIR: its own mount, PID, IPC, UTS, cgroup and (without a named "
+             "TAP) network namespaces, only the VM's files, no capabilities (needs root)")
+          ->check(CLI::ExistingDirectory)
+          ->type_name("DIR");
+  auto parse_uid = [](std::string_view text) { return parse_id(text, "--uid"); };
+  auto parse_gid = [](std::string_view text) { return parse_id(text, "--gid"); };
+  add_parsed_option(run, "--uid", jail.uid, parse_uid, "The jailed VMM's uid (default 0)")
+      ->needs(directory);
+  add_parsed_option(run, "--gid", jail.gid, parse_gid, "The jailed VMM's gid (default: the uid)")
+      ->needs(directory);
+  add_parsed_option(run, "--cgroup", jail.cgroup, parse_cgroup_limits,
+                    "The jail's cgroup limits: memory=SIZE,cpu=CPUS,pids=N[,parent=PATH] (v2, or "
+                    "v1 where the host has the controller only there)")
+      ->needs(directory);
 }
 
 }  // namespace
@@ -106,6 +127,7 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
   add_parsed_option(run, "--seccomp", config.seccomp, parse_seccomp_mode,
                     "System call filters per thread: on (default; a forbidden call ends Wisp with "
                     "status 10), log (the kernel logs it) or off");
+  add_jail_options(run, command);
   run->add_flag("--boot-timing", command.boot_timing,
                 "Print how long each phase took (parse, build, first KVM_RUN, run, teardown)");
   run->add_flag_function(

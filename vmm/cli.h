@@ -7,13 +7,17 @@
 
 #include "vmm/base/log.h"
 #include "vmm/config.h"
+#include "vmm/jail.h"
 
 namespace wisp {
 
 struct Command {
   VmConfig config;
+  JailConfig jail;  // --jail DIR and its options; no directory: not jailed
   log::Level log_level = log::Level::kWarn;
   bool boot_timing = false;
+
+  bool jailed() const { return !jail.directory.empty(); }
 };
 
 // Parses argv. On --help/--version or a usage error, prints what CLI11 prints and returns the

@@ -70,7 +70,9 @@ int main(int argc, char** argv) {
   if (!command) return early_exit;
   wisp::log::set_level(command->log_level);
 
-  if (auto valid = wisp::validate(command->config); !valid) {
+  auto valid = wisp::validate(command->config);
+  if (valid && command->jailed()) valid = wisp::validate_jail(command->jail);
+  if (!valid) {
     wisp::log::error("{}", valid.error().message());
     return wisp::kExitUsage;
   }
@@ -81,8 +83,12 @@ int main(int argc, char** argv) {
     wisp::log::warn("{}", *warning);
   }
   timing.mark(wisp::BootTiming::Phase::kParsed);
-  int status = run_vm(command->config, command->boot_timing ? &timing : nullptr);
-  if (command->boot_timing)
-    wisp::log::write(wisp::log::Level::kInfo, "boot timing: " + timing.report());
-  return status;
+  auto run = [&](const wisp::VmConfig& config) {
+    int status = run_vm(config, command->boot_timing ? &timing : nullptr);
+    if (command->boot_timing)
+      wisp::log::write(wisp::log::Level::kInfo, "boot timing: " + timing.report());
+    return status;
+  };
+  if (command->jailed()) return wisp::run_in_jail(command->jail, command->config, run);
+  return run(command->config);
 }

@@ -58,6 +58,23 @@ TEST_CASE("usage errors are reported before anything is created", "[cli]") {
   check_rejected({"run", "--kernel", kHello, "--on-panic", "reboot"}, 2,
                  "--on-panic 'reboot' is not one of exit, continue");
   check_rejected({"fly"}, 2, "subcommand");
+  // The jail's options.
+  check_rejected({"run", "--kernel", kHello, "--uid", "65534"}, 2, "--uid requires --jail");
+  check_rejected({"run", "--kernel", kHello, "--cgroup", "memory=1G"}, 2,
+                 "--cgroup requires --jail");
+  check_rejected({"run", "--kernel", kHello, "--jail", "/nonexistent/jail"}, 2,
+                 "/nonexistent/jail");
+  check_rejected({"run", "--kernel", kHello, "--jail", "/"}, 2, "--jail /: the jail must be");
+  check_rejected({"run", "--kernel", kHello, "--jail", "/tmp", "--uid", "nobody"}, 2,
+                 "--uid 'nobody' is not a numeric id");
+  check_rejected({"run", "--kernel", kHello, "--jail", "/tmp", "--cgroup", "memory=lots"}, 2,
+                 "--cgroup memory=lots");
+  check_rejected({"run", "--kernel", kHello, "--jail", "/tmp", "--cgroup", "cpu=0"}, 2,
+                 "--cgroup cpu=0: not a number of CPUs");
+  check_rejected({"run", "--kernel", kHello, "--jail", "/tmp", "--cgroup", "swap=1G"}, 2,
+                 "--cgroup 'swap=1G' is not one of");
+  check_rejected({"run", "--kernel", kHello, "--jail", "/tmp", "--cgroup", "parent=wisp"}, 2,
+                 "--cgroup parent=wisp: give a path");
   // Found only while the VM is built, and still the user's error.
   check_rejected({"run", "--kernel", kHello, "--cmdline", std::string(3000, 'x')}, 2,
                  "the kernel command line is 3000 bytes; this kernel accepts at most");
@@ -67,6 +84,14 @@ TEST_CASE("usage errors are reported before anything is created", "[cli]") {
                  2, "--serial2: COM1 writes to /tmp/a already");
   check_rejected({"run", "--kernel", kHello, "--serial2", "tcp"}, 2,
                  "--serial2 'tcp' is not one of");
+}
+
+TEST_CASE("a jail directory the jailed uid cannot enter is refused", "[cli]") {
+  char directory[] = "/tmp/wisp-jail-XXXXXX";  // mode 0700, root's
+  REQUIRE(::mkdtemp(directory) != nullptr);
+  check_rejected({"run", "--kernel", kHello, "--jail", directory, "--uid", "65534"}, 2,
+                 "uid 65534 cannot enter it (mode 0700, owner 0:0)");
+  ::rmdir(directory);
 }
 
 TEST_CASE("help and version output", "[cli]") {

@@ -426,6 +426,57 @@ void measure_console(const Options& o, std::vector<Figure>& figures) {
   figures.push_back(throughput);
 }
 
+// Two figures per measurement: Wisp by default, then jailed, as the wisp column.
+void add_hardening_figures(const std::string& name, const std::string& unit,
+                           std::map<std::string, Stats> by_variant, std::vector<Figure>& figures) {
+  for (std::string shown : {"wisp", "wisp-jailed"}) {
+    Figure figure{name + (shown == "wisp" ? "" : ".jailed"), unit, {}};
+    figure.by_vmm = {{"wisp", by_variant[shown]},
+                     {"wisp-unhardened", by_variant["wisp-unhardened"]},
+                     {"qemu", by_variant["qemu"]}};
+    figures.push_back(figure);
+  }
+}
+
+// The cost of containment: start-up to exit and one MMIO exit for Wisp as it runs by default
+// (seccomp filters on), and jailed (--jail, uid 65534, filters on), each beside Wisp with
+// --seccomp off (the reference column, "wisp-unhardened") and QEMU, in the same runs.
+void measure_hardening(const Options& o, std::vector<Figure>& figures) {
+  std::string jail = (std::filesystem::temp_directory_path() / "wisp-bench-jail-XXXXXX").string();
+  if (::mkdtemp(jail.data()) == nullptr || ::chmod(jail.c_str(), 0755) != 0) {
+    fmt::print(stderr, "bench: cannot make a jail directory: {}\n", std::strerror(errno));
+    std::exit(1);
+  }
+  auto command_for = [&](const std::string& variant, const std::string& guest,
+                         const std::string& cmdline) {
+    auto command = boot_command(o, variant == "qemu" ? "qemu" : "wisp", guest, cmdline);
+    if (variant == "wisp-unhardened") command.insert(command.end(), {"--seccomp", "off"});
+    if (variant == "wisp-jailed") command.insert(command.end(), {"--jail", jail, "--uid", "65534"});
+    return command;
+  };
+  const char* variants[] = {"wisp", "wisp-jailed", "wisp-unhardened", "qemu"};
+  std::map<std::string, std::vector<double>> start_exit;
+  for (int i = 0; i < o.runs; ++i)
+    for (const char* variant : variants)
+      start_exit[variant].push_back(
+          checked_run(command_for(variant, "hello.pvh.elf", "bench"), 1).exit_ms);
+  std::map<std::string, std::pair<CommandFor, int>> exit_commands;
+  for (const char* variant : variants) {
+    exit_commands[variant] = {[&command_for, variant](uint64_t n) {
+                                return command_for(variant, "exit_loop.pvh.elf",
+                                                   fmt::format("mmio {}", n));
+                              },
+                              1};
+  }
+  std::map<std::string, Stats> exit_cost = exit_costs(o, exit_commands);
+  ::rmdir(jail.c_str());
+
+  std::map<std::string, Stats> start_exit_stats;
+  for (const auto& [variant, values] : start_exit) start_exit_stats[variant] = stats_of(values);
+  add_hardening_figures("hardening.start_exit", "ms", start_exit_stats, figures);
+  add_hardening_figures("hardening.exit_mmio", "ns", exit_cost, figures);
+}
+
 void measure_disk(const Options& o, std::vector<Figure>& figures) {
   std::string image = make_disk_image(o);
   // Untimed: the whole image through the page cache, and each VMM once, to check that the guest
@@ -500,6 +551,7 @@ std::vector<Figure> read_samples(const std::string& path) {
 const char* reference_of(const Figure& f) {
   if (f.by_vmm.count("host")) return "host";
   if (f.by_vmm.count("qemu-vhost")) return "qemu-vhost";
+  if (f.by_vmm.count("wisp-unhardened")) return "wisp-unhardened";
   return "floor";
 }
 
@@ -511,7 +563,8 @@ std::string ratio(const Figure& f, const std::string& of, const std::string& to)
 void print_table(const std::vector<Figure>& figures, int runs) {
   fmt::print("{} runs per figure; min / median / max\n", runs);
   fmt::print("{:<36} {:<6} {:<30} {:<30} {:<30} {:<10} {}\n", "figure", "unit", "wisp", "qemu",
-             "floor, host or qemu-vhost", "wisp/qemu", "wisp/(floor, host or vhost)");
+             "floor, host, qemu-vhost or unhardened", "wisp/qemu",
+             "wisp/(floor, host, vhost or unhardened)");
   for (const Figure& f : figures) {
     const char* reference = reference_of(f);
     fmt::print("{:<36} {:<6} {:<30} {:<30} {:<30} {:<10} {}\n", f.name, f.unit, cell(f, "wisp"),
@@ -611,9 +664,9 @@ int main(int argc, char** argv) {
   app.add_option("--samples", samples,
                  "also show figures measured elsewhere (linux-boot-time.sh --samples)");
   const std::vector<std::pair<std::string, void (*)(const Options&, std::vector<Figure>&)>> groups =
-      {{"startup", measure_startup}, {"memory", measure_overhead}, {"exits", measure_exits},
-       {"rate", measure_rate},       {"phases", measure_phases},   {"disk", measure_disk},
-       {"console", measure_console}};
+      {{"startup", measure_startup}, {"memory", measure_overhead},    {"exits", measure_exits},
+       {"rate", measure_rate},       {"phases", measure_phases},      {"disk", measure_disk},
+       {"console", measure_console}, {"hardening", measure_hardening}};
   std::vector<std::string> group_names;
   for (const auto& group : groups) group_names.push_back(group.first);
   app.add_option("--only", o.only, "measure only these groups")

@@ -1,6 +1,7 @@
 #include "vmm/config.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -245,6 +246,31 @@ Result<void> validate_raw_options(const VmConfig& config) {
   return {};
 }
 
+// A file may back several read-only disks, but a writable disk has its file to itself: two
+// devices writing one image behind each other's backs corrupt it.
+Result<void> validate_disks(const VmConfig& config) {
+  if (config.disks.size() > kMaximumDisks)
+    return fail("{} disks are more than the {} Wisp supports", config.disks.size(), kMaximumDisks);
+  std::vector<struct stat> files;
+  for (const DiskConfig& disk : config.disks) {
+    int mode = disk.access == DiskAccess::kReadOnly ? R_OK : R_OK | W_OK;
+    struct stat file {};
+    if (::access(disk.path.c_str(), mode) != 0 || ::stat(disk.path.c_str(), &file) != 0)
+      return fail_errno(fmt::format("disk {}", disk.path));
+    for (size_t i = 0; i < files.size(); ++i) {
+      bool same = files[i].st_dev == file.st_dev && files[i].st_ino == file.st_ino;
+      bool writable =
+          disk.access == DiskAccess::kReadWrite || config.disks[i].access == DiskAccess::kReadWrite;
+      if (same && writable)
+        return fail(
+            "--disk {} and --disk {} are the same file, and a writable disk cannot share it",
+            config.disks[i].path, disk.path);
+    }
+    files.push_back(file);
+  }
+  return {};
+}
+
 Result<void> validate_nics(const VmConfig& config) {
   if (config.no_network && !config.nics.empty())
     return fail("--net none cannot go with another --net");
@@ -287,13 +313,7 @@ Result<void> validate(const VmConfig& config) {
                 kMaximumMemoryBytes >> 30);
   if (config.cmdline.find('\0') != std::string::npos)
     return fail("the kernel command line contains a NUL byte");
-  if (config.disks.size() > kMaximumDisks)
-    return fail("{} disks are more than the {} Wisp supports", config.disks.size(), kMaximumDisks);
-  for (const DiskConfig& disk : config.disks) {
-    int mode = disk.access == DiskAccess::kReadOnly ? R_OK : R_OK | W_OK;
-    if (::access(disk.path.c_str(), mode) != 0)
-      return fail_errno(fmt::format("disk {}", disk.path));
-  }
+  TRY(validate_disks(config));
   TRY(validate_nics(config));
   TRY(validate_serial2(config));
   return {};

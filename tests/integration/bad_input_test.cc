@@ -86,6 +86,46 @@ TEST_CASE("usage errors are reported before anything is created", "[cli]") {
                  "--serial2 'tcp' is not one of");
 }
 
+TEST_CASE("bad devices and conflicting options are named", "[cli]") {
+  std::string disk = temp_file_with(std::string(4096, '\0'));
+  const std::string path = "path=" + disk;
+  struct Row {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const Row rows[] = {
+      {{"--disk", "path=/nonexistent.img"}, "disk /nonexistent.img: No such file or directory"},
+      {{"--disk", path, "--disk", path}, "are the same file, and a writable disk cannot share it"},
+      {{"--disk", path + ",queues=0"}, "--disk queues='0' is not a number from 1 to 16"},
+      {{"--disk", path + ",cache=maybe"}, "--disk cache='maybe' is not one of writeback, none"},
+      {{"--disk", path + ",serial=123456789012345678901"}, "is longer than 20 bytes"},
+      {{"--disk", "readonly=on"}, "--disk 'readonly=on' has no path=IMAGE"},
+      {{"--net", "tap=t0,mac=zz:00"}, "'zz:00' is not a MAC address"},
+      {{"--net", "tap=t0", "--net", "tap=t0"}, "--net tap=t0 is given twice"},
+      {{"--net", "none", "--net", "tap=t0"}, "--net none cannot go with another --net"},
+      {{"--net", "fd=99"}, "--net fd=99: Bad file descriptor"},
+      {{"--net", "tap=t0,queues=0"}, "--net queues='0' is not a number from 1 to 16"},
+      {{"--timeout", "soon"}, "--timeout"},
+      {{"--cpus", "two"}, "--cpus"},
+      {{"--memory", "0"}, "--memory 0 MiB is too small"},
+      {{"--kernel-format", "raw"}, "--kernel-format raw needs --load-address, --entry"},
+      {{"--entry", "0x1000"},
+       "--load-address, --entry and --entry-mode go with --kernel-format raw"},
+      {{"--initrd", disk + ",/nonexistent2"}, "initrd /nonexistent2: No such file or directory"},
+  };
+  for (const Row& row : rows) {
+    std::vector<std::string> args = {"run", "--kernel", kHello};
+    args.insert(args.end(), row.args.begin(), row.args.end());
+    check_rejected(args, 2, row.message);
+  }
+  // The same image may back several read-only disks. ("0": the guest exits with status 1.)
+  auto shared = run_process({kWisp, "run", "--kernel", kHello, "--cmdline", "0", "--disk",
+                             path + ",readonly=on", "--disk", path + ",readonly=on"},
+                            "", kTimeout);
+  CHECK(shared.status == 1);
+  ::unlink(disk.c_str());
+}
+
 TEST_CASE("a jail directory the jailed uid cannot enter is refused", "[cli]") {
   char directory[] = "/tmp/wisp-jail-XXXXXX";  // mode 0700, root's
   REQUIRE(::mkdtemp(directory) != nullptr);

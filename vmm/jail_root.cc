@@ -102,12 +102,28 @@ Result<void> JailRoot::enter() const {
                     "mounting /proc"));
   if (::chdir(directory_.c_str()) != 0)
     return fail_errno(fmt::format("jail: chdir {}", directory_));
-  // Stacks the old root under the new one, then detaches it.
-  if (::syscall(SYS_pivot_root, ".", ".") != 0) return fail_errno("jail: pivot_root");
-  if (::umount2(".", MNT_DETACH) != 0) return fail_errno("jail: detaching the host's root");
-  if (::chdir("/") != 0) return fail_errno("jail: chdir /");
+  TRY(switch_root());
   return mount_or_fail(nullptr, "/", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | kPrivateMountFlags,
                        nullptr, "making the root read-only");
+}
+
+// Into DIR, the current directory.
+Result<void> JailRoot::switch_root() const {
+  // pivot_root stacks the old root under the new one, which is then detached.
+  if (::syscall(SYS_pivot_root, ".", ".") == 0) {
+    if (::umount2(".", MNT_DETACH) != 0) return fail_errno("jail: detaching the host's root");
+  } else if (errno == EINVAL) {
+    // A host running from its initramfs (rootfs) cannot pivot away from it. As switch_root
+    // does: move DIR over / and chroot into it. The old root stays beneath, out of reach of a
+    // process without capabilities.
+    if (::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0)
+      return fail_errno("jail: moving DIR over / (the root is rootfs)");
+    if (::chroot(".") != 0) return fail_errno("jail: chroot");
+  } else {
+    return fail_errno("jail: pivot_root");
+  }
+  if (::chdir("/") != 0) return fail_errno("jail: chdir /");
+  return {};
 }
 
 Result<void> JailRoot::mount_files() const {

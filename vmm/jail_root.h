@@ -49,6 +49,7 @@ class JailRoot {
   Result<void> make_directory(const std::string& path);
   Result<void> make_mount_point(const JailFile& file);
   Result<void> mount_files() const;
+  Result<void> switch_root() const;
   Result<void> make_devices() const;
 
   std::string directory_;

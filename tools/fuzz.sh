@@ -28,7 +28,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PACKAGES=(
     cmake ninja-build clang-16 libclang-rt-16-dev   # the fuzzing toolchain
     llvm-16                                         # llvm-symbolizer-16: reports with lines
-    linux-libc-dev libfmt-dev libcli11-dev catch2 liburing-dev libseccomp-dev  # to configure Wisp
+    linux-libc-dev libfmt-dev libcli11-dev catch2 liburing-dev libseccomp-dev libcap-dev  # to configure Wisp
 )
 
 TARGETS=(virtio net loader legacy mmio config)

@@ -45,6 +45,31 @@ Result<void> KvmVm::set_irq_line(uint32_t gsi, bool high) const {
   return {};
 }
 
+Result<void> KvmVm::deny_msrs(std::span<const std::pair<uint32_t, uint32_t>> ranges) const {
+  kvm_msr_filter filter{};
+  if (ranges.size() > std::size(filter.ranges)) return fail("more MSR ranges than KVM filters");
+  // A clear bit denies. Each bitmap needs a bit per MSR of its range; KVM copies them.
+  constexpr uint32_t kMaxMsrsPerRange = 0x600 * 8;
+  static constexpr uint8_t kNoneAllowed[kMaxMsrsPerRange / 8] = {};
+  filter.flags = KVM_MSR_FILTER_DEFAULT_ALLOW;
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    auto [first, count] = ranges[i];
+    if (count == 0 || count > kMaxMsrsPerRange) return fail("an MSR range of {} MSRs", count);
+    filter.ranges[i] = {KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE, count, first,
+                        const_cast<uint8_t*>(kNoneAllowed)};
+  }
+  TRY(checked_ioctl(fd_.get(), KVM_X86_SET_MSR_FILTER, &filter, "KVM_X86_SET_MSR_FILTER"));
+  return {};
+}
+
+Result<void> KvmVm::exit_on_denied_msrs() const {
+  kvm_enable_cap cap{};
+  cap.cap = KVM_CAP_X86_USER_SPACE_MSR;
+  cap.args[0] = KVM_MSR_EXIT_REASON_FILTER;
+  TRY(checked_ioctl(fd_.get(), KVM_ENABLE_CAP, &cap, "KVM_ENABLE_CAP(KVM_CAP_X86_USER_SPACE_MSR)"));
+  return {};
+}
+
 Result<KvmSystem> KvmSystem::open(const char* path) {
   Fd fd(::open(path, O_RDWR | O_CLOEXEC));
   if (!fd.valid()) {

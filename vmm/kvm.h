@@ -5,7 +5,9 @@
 #include <linux/kvm.h>
 
 #include <cstdint>
+#include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "vmm/base/fd.h"
@@ -36,6 +38,12 @@ class KvmVm {
   Result<void> register_irqfd(uint32_t gsi, int event_fd) const;
   // KVM_IRQ_LINE: holds GSI `gsi` at a level.
   Result<void> set_irq_line(uint32_t gsi, bool high) const;
+  // KVM_X86_SET_MSR_FILTER: the guest's reads and writes of these MSRs (first, count) are refused
+  // (#GP), the rest left to KVM. At most 16 ranges.
+  Result<void> deny_msrs(std::span<const std::pair<uint32_t, uint32_t>> ranges) const;
+  // KVM_CAP_X86_USER_SPACE_MSR: a refused MSR access exits to the VMM (KVM_EXIT_X86_RDMSR or
+  // _WRMSR) before the #GP.
+  Result<void> exit_on_denied_msrs() const;
 
  private:
   Fd fd_;

@@ -3,13 +3,16 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 
+#include <atomic>
 #include <cstring>
 #include <memory>
 
 #include "firmware/layout.h"
 #include "firmware/long_mode.h"
+#include "vmm/base/log.h"
 #include "vmm/kvm.h"
 #include "vmm/kvm_list.h"
+#include "vmm/msr_policy.h"
 
 namespace wisp {
 namespace {
@@ -229,6 +232,10 @@ std::optional<StopReason> Vcpu::handle_exit(VcpuExitHandler& handler) {
     }
     case KVM_EXIT_INTR:
       return std::nullopt;
+    case KVM_EXIT_X86_RDMSR:
+    case KVM_EXIT_X86_WRMSR:
+      refuse_msr_access();
+      return std::nullopt;
     case KVM_EXIT_SHUTDOWN:
       return StopReason{StopKind::kTripleFault, 0, fmt::format("vCPU {}: triple fault", index_)};
     case KVM_EXIT_SYSTEM_EVENT:
@@ -251,6 +258,22 @@ std::optional<StopReason> Vcpu::handle_exit(VcpuExitHandler& handler) {
       return StopReason{StopKind::kError, 0,
                         fmt::format("vCPU {}: unexpected KVM exit {}", index_, run->exit_reason)};
   }
+}
+
+// Only the MSR filter sends these (Vm::restrict_msrs): the access fails with #GP. The first few
+// are logged (-v): a guest that probes in a loop must not flood the log.
+void Vcpu::refuse_msr_access() {
+  kvm_run* run = shared();
+  run->msr.error = 1;
+  constexpr int kMaxLogged = 16;
+  static std::atomic<int> logged{0};
+  int count = logged.fetch_add(1, std::memory_order_relaxed);
+  if (count >= kMaxLogged) return;
+  const DeniedMsrRange* range = find_denied_msr(run->msr.index);
+  log::info("vCPU {}: the guest's {} of MSR {:#x} ({}, {}) is refused with #GP{}", index_,
+            run->exit_reason == KVM_EXIT_X86_RDMSR ? "read" : "write", run->msr.index,
+            range ? range->name : "?", range ? range->feature : "?",
+            count + 1 == kMaxLogged ? "; further ones are not logged" : "");
 }
 
 std::optional<StopReason> Vcpu::handle_io(VcpuExitHandler& handler) {

@@ -59,6 +59,7 @@ class Vcpu {
   kvm_run* shared() const { return reinterpret_cast<kvm_run*>(run_.data()); }
   std::optional<StopReason> handle_exit(VcpuExitHandler& handler);
   std::optional<StopReason> handle_io(VcpuExitHandler& handler);
+  void refuse_msr_access();
 
   uint32_t index_;
   Fd fd_;

@@ -19,6 +19,7 @@
 #include "vmm/base/signal_stack.h"
 #include "vmm/console.h"
 #include "vmm/cpuid.h"
+#include "vmm/msr_policy.h"
 #include "vmm/seccomp_filter.h"
 
 namespace wisp {
@@ -56,6 +57,7 @@ Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config, BootTiming* timin
   // irqchip and PIT leave one in progress that the memslot would wait out (3 to 8 ms here).
   TRY(vm->create_memory());
   TRY(vm->create_irqchip());
+  TRY(vm->restrict_msrs());
   TRY(vm->create_devices());
   TRY(vm->load_kernel());
   TRY(vm->create_vcpus());
@@ -96,6 +98,20 @@ Result<void> Vm::create_irqchip() {
   TRY(checked_ioctl(vm_.fd(), KVM_CREATE_IRQCHIP, 0ul, "KVM_CREATE_IRQCHIP"));
   kvm_pit_config pit{};  // flags 0: KVM also serves the speaker port 0x61
   TRY(checked_ioctl(vm_.fd(), KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2"));
+  return {};
+}
+
+// The MSR policy (msr_policy.h). A kernel without MSR filters (before 5.10) leaves it to KVM,
+// which refuses the MSRs of features out of the guest's CPUID by itself.
+Result<void> Vm::restrict_msrs() {
+  if (kvm_.check(KVM_CAP_X86_MSR_FILTER) <= 0) {
+    log::debug("KVM has no MSR filter (KVM_CAP_X86_MSR_FILTER); MSRs are KVM's alone");
+    return {};
+  }
+  std::vector<std::pair<uint32_t, uint32_t>> ranges;
+  for (const DeniedMsrRange& range : kDeniedMsrs) ranges.emplace_back(range.first, range.count);
+  TRY(vm_.deny_msrs(ranges));
+  if (kvm_.check(KVM_CAP_X86_USER_SPACE_MSR) > 0) TRY(vm_.exit_on_denied_msrs());
   return {};
 }
 

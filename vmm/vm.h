@@ -52,6 +52,7 @@ class Vm final : public VmStopper, public VcpuExitHandler {
 
   Result<void> check_capabilities() const;
   Result<void> create_irqchip();
+  Result<void> restrict_msrs();
   Result<void> create_memory();
   Result<void> create_devices();
   Result<void> create_vcpus();

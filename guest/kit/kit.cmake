@@ -58,7 +58,7 @@ kit_compile(${KIT_SOURCE_DIR}/start_multiboot.S start_multiboot_aout.S.o -DKIT_M
 
 # The guests (guests/<name>.c) and the formats each is built in (pvh and elf64 unless listed).
 set(KIT_GUESTS hello exit_code smp pio_probe mmio_probe triple_fault spin exit_loop virtio_devices
-    virtio_blk virtio_blk_read virtio_net fw_cfg console hostile)
+    virtio_blk virtio_blk_read virtio_net fw_cfg console hostile msr)
 set(KIT_GUEST_FORMATS_hello pvh multiboot multiboot-aout elf64 raw-real raw-protected raw-long)
 set(KIT_DEFAULT_FORMATS pvh elf64)
 

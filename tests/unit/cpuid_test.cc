@@ -1,3 +1,5 @@
+#include <fmt/format.h>
+
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <iterator>
@@ -5,6 +7,7 @@
 #include <utility>
 
 #include "vmm/cpuid.h"
+#include "vmm/msr_policy.h"
 
 using namespace wisp;
 
@@ -97,4 +100,27 @@ TEST_CASE("README.md's CPU feature table names every hidden feature") {
   std::string section = readme.substr(readme.find("### CPU features"));
   for (const HiddenCpuFeature& feature : kHiddenCpuFeatures)
     CHECK(section.find(std::string("| ") + feature.name + " |") != std::string::npos);
+}
+
+TEST_CASE("README.md's MSR table names every denied range") {
+  std::ifstream in(std::string(PROJECT_SOURCE_DIR) + "/README.md");
+  std::string readme(std::istreambuf_iterator<char>(in), {});
+  REQUIRE(readme.find("### CPU features") != std::string::npos);
+  std::string section = readme.substr(readme.find("### CPU features"));
+  for (const DeniedMsrRange& range : kDeniedMsrs) {
+    std::string first = fmt::format("{:#x}", range.first);
+    std::string last = fmt::format("{:#x}", range.first + range.count - 1);
+    std::string row = fmt::format("| {} | {} | {} |", range.count == 1 ? first : first + "-" + last,
+                                  range.name, range.feature);
+    CHECK(section.find(row) != std::string::npos);
+  }
+}
+
+TEST_CASE("a denied MSR is found in its range, and only there") {
+  CHECK(find_denied_msr(0x480)->feature == std::string("VMX"));
+  CHECK(find_denied_msr(0x491)->feature == std::string("VMX"));
+  CHECK(find_denied_msr(0x492) == nullptr);
+  CHECK(find_denied_msr(0x47f) == nullptr);
+  CHECK(find_denied_msr(0xc0010114)->name == std::string("VM_CR"));
+  CHECK(find_denied_msr(0x10) == nullptr);
 }

@@ -352,6 +352,35 @@ check netflood "-v --memory 512M --net tap=wtapf,mac=02:00:00:00:07:02" \
     host:netflood_flood
 "$IP" link del wtapf
 
+# The jail: wisp as uid 65534 without capabilities, PID 1 of its own PID namespace, in a cgroup
+# with a memory limit, with only its files in its root; the guest still writes its disk and
+# reaches the host over a TAP made for that uid. Nothing wisp made is left in the jail's
+# directory or the cgroup hierarchy afterwards.
+jail_inspect() {
+    wait_line "jail-ready-42" || return
+    vmm=$(tr -d ' ' </proc/"$pid"/task/"$pid"/children)
+    grep -E '^(Uid|CapEff|CapBnd|NSpid):' /proc/"$vmm"/status | tr '\t' ' '
+    cgroup=$(sed -n 's/^0:://p' /proc/"$vmm"/cgroup)
+    echo "cgroup $cgroup memory.max $(cat /sys/fs/cgroup"$cgroup"/memory.max)"
+    for task in /proc/"$vmm"/task/*; do
+        echo "thread $(cat "$task/comm") $(grep Seccomp: "$task/status" | tr -d '\t')"
+    done
+    echo go >&3
+    wait_exit "$pid"
+    echo "jail dir after: $(find "$JAIL" | wc -l) entries"
+    [ -d /sys/fs/cgroup"$cgroup" ] && echo "cgroup left: $cgroup"
+    echo "jail.img md5 $(head -c 1048576 "$WORK/jail.img" | md5sum | cut -c1-32)"
+}
+JAIL=$(mktemp -d) && chmod 755 "$JAIL"
+dd if=/dev/zero of="$WORK/jail.img" bs=1M count=4 2>/dev/null && chown 65534:65534 "$WORK/jail.img"
+tap_up wtapj 10.0.8.1/24 "user 65534"
+CMDLINE="console=ttyS0 panic=-1 quiet ip=10.0.8.2::10.0.8.1:255.255.255.0::eth0:off wisp.modules=virtio_mmio,virtio_blk"
+check jail "--memory 512M --disk path=$WORK/jail.img --net tap=wtapj --jail $JAIL --uid 65534 --cgroup memory=768M,cpu=1,pids=64" \
+    'ping -c 2 10.0.8.1 >/dev/null && echo "jail-ping-ok-$((6 * 7))"; yes wisp-jail | head -c 1048576 >/tmp/mib; dd if=/tmp/mib of=/dev/vda bs=64k conv=fsync 2>/dev/null; echo "jail-md5-$(md5sum </tmp/mib | cut -c1-32)"; echo "jail-ready-$((6 * 7))"; read -r reply; poweroff -f' \
+    host:jail_inspect
+"$IP" link del wtapj
+rmdir "$JAIL"
+
 # wisp killed (SIGKILL) right after the guest synced a file, while it writes and syncs another
 # over and over: nothing synced may be lost. It runs last: twice the test host stayed busy for
 # minutes after it (perhaps its 6.1 kernel cleaning up the killed process and the writes it had

@@ -121,6 +121,22 @@ case $name in
         [[ -n "$guest_md5" ]] || fail "no checksum of the guest's file"
         expect_line "host: guest.bin md5 $guest_md5"
         expect_status 0 ;;
+    jail)
+        expect_line 'jail-ping-ok-42'
+        expect_line 'host: Uid: 65534 65534 65534 65534'
+        expect_line 'host: CapEff: 0000000000000000'
+        expect_line 'host: CapBnd: 0000000000000000'
+        expect_line 'host: NSpid: [0-9]+ 1'
+        expect_line 'host: cgroup /wisp-[0-9]+ memory.max 805306368'
+        for thread in wisp wisp-vcpu0 wisp-blk0 wisp-net0; do
+            expect_line "host: thread $thread Seccomp:2"
+        done
+        written=$(capture 'jail-md5-\([0-9a-f]\{32\}\)')
+        [[ -n "$written" ]] || fail "no checksum of what the guest wrote"
+        expect_line "host: jail.img md5 $written"
+        expect_line 'host: jail dir after: 1 entries'
+        section | grep -q '^host: cgroup left' && fail "the jail's cgroup is left"
+        expect_status 0 ;;
     net2)
         expect_line 'nics-eth[0-9]-eth[0-9]'
         expect_line 'nic1-ok-42'

@@ -12,6 +12,7 @@ exec </dev/console >/dev/console 2>&1
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
+mount -t cgroup2 cgroup2 /sys/fs/cgroup  # for jails (wisp run --cgroup)
 hostname wisp-testhost
 ip link set lo up 2>/dev/null
 

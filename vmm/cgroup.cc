@@ -178,23 +178,23 @@ Result<JailCgroup> JailCgroup::create(const CgroupLimits& limits, const std::str
   while (!v2_controllers.empty() && v2_controllers.back() == '\n') v2_controllers.pop_back();
 
   JailCgroup cgroup;
-  auto place = [&](std::string_view controller) -> Result<std::string> {
+  // The cgroup's directory in the controller's hierarchy, and whether that is v2.
+  auto place = [&](std::string_view controller) -> Result<std::pair<std::string, bool>> {
     auto hierarchy = TRY(find_cgroup_hierarchy(controller, mountinfo, proc_cgroup, v2_controllers));
     std::string parent = join_path(hierarchy.mount_point,
                                    limits.parent.empty() ? hierarchy.current_path : limits.parent);
     TRY(cgroup.make_directory(hierarchy, parent, name, controller));
-    return join_path(parent, name);
+    return std::pair{join_path(parent, name), hierarchy.v2};
   };
   if (limits.memory_bytes) {
-    std::string directory = TRY(place("memory"));
-    bool v2 = !::access(join_path(directory, "memory.max").c_str(), F_OK);
+    auto [directory, v2] = TRY(place("memory"));
     TRY(write_file(join_path(directory, v2 ? "memory.max" : "memory.limit_in_bytes"),
                    std::to_string(*limits.memory_bytes)));
   }
   if (limits.cpus) {
-    std::string directory = TRY(place("cpu"));
+    auto [directory, v2] = TRY(place("cpu"));
     auto quota = static_cast<uint64_t>(std::llround(*limits.cpus * kCpuPeriodMicroseconds));
-    if (!::access(join_path(directory, "cpu.max").c_str(), F_OK)) {
+    if (v2) {
       TRY(write_file(join_path(directory, "cpu.max"),
                      fmt::format("{} {}", quota, kCpuPeriodMicroseconds)));
     } else {
@@ -204,7 +204,7 @@ Result<JailCgroup> JailCgroup::create(const CgroupLimits& limits, const std::str
     }
   }
   if (limits.pids) {
-    std::string directory = TRY(place("pids"));
+    auto [directory, v2] = TRY(place("pids"));
     TRY(write_file(join_path(directory, "pids.max"), std::to_string(*limits.pids)));
   }
   return cgroup;
@@ -212,13 +212,12 @@ Result<JailCgroup> JailCgroup::create(const CgroupLimits& limits, const std::str
 
 Result<void> JailCgroup::make_directory(const CgroupHierarchy& hierarchy, const std::string& parent,
                                         const std::string& name, std::string_view controller) {
-  std::string directory = join_path(parent, name);
-  for (const std::string& made : directories_)
-    if (made == directory) return {};  // one v2 cgroup, or one v1 mount of cpu and pids, serves
   if (hierarchy.v2) {
     // A v2 controller works in a cgroup only if its parent hands it down.
     std::string subtree = join_path(parent, "cgroup.subtree_control");
-    if (!list_has(read_text(subtree), ' ', controller)) {
+    std::string enabled_now = read_text(subtree);
+    if (!enabled_now.empty() && enabled_now.back() == '\n') enabled_now.pop_back();
+    if (!list_has(enabled_now, ' ', controller)) {
       auto enabled = write_file(subtree, fmt::format("+{}", controller));
       if (!enabled)
         return std::unexpected(enabled.error().context(fmt::format(
@@ -227,6 +226,9 @@ Result<void> JailCgroup::make_directory(const CgroupHierarchy& hierarchy, const 
             controller, parent)));
     }
   }
+  std::string directory = join_path(parent, name);
+  for (const std::string& made : directories_)
+    if (made == directory) return {};  // one v2 cgroup, or one v1 mount of cpu and pids, serves
   if (::mkdir(directory.c_str(), 0755) != 0)
     return fail_errno(fmt::format("--cgroup: making {}", directory));
   directories_.push_back(directory);

@@ -15,6 +15,7 @@ PACKAGES=(
     acpica-tools                              # iasl, for the ACPI table tests
     util-linux                                # unshare: the /dev/kvm error tests, private network namespaces
     iproute2                                  # ip: the network tests' TAPs and addresses
+    gdb                                       # the gdb stub's tests
 )
 
 main() {

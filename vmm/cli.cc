@@ -128,6 +128,13 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
                     "System call filters per thread: on (default; a forbidden call ends Wisp with "
                     "status 10), log (the kernel logs it) or off");
   add_jail_options(run, command);
+  CLI::Option* gdb = add_parsed_option(
+      run, "--gdb", config.gdb, gdb::parse_address,
+      "Serve gdb's remote protocol at tcp:[HOST:]PORT (127.0.0.1 unless HOST; 0: any free port, "
+      "printed) or unix:PATH; each vCPU is a thread");
+  run->add_flag("--gdb-wait", config.gdb_wait,
+                "With --gdb: the guest waits for the debugger before its first instruction")
+      ->needs(gdb);
   run->add_flag("--boot-timing", command.boot_timing,
                 "Print how long each phase took (parse, build, first KVM_RUN, run, teardown)");
   run->add_flag_function(

@@ -11,6 +11,7 @@
 #include "devices/net/mac_address.h"
 #include "firmware/boot_config.h"
 #include "vmm/base/result.h"
+#include "vmm/gdb/listener.h"
 #include "vmm/seccomp_filter.h"
 
 namespace wisp {
@@ -68,6 +69,8 @@ struct VmConfig {
   std::vector<NetConfig> nics;
   bool no_network = false;  // --net none
   SeccompMode seccomp = kDefaultSeccompMode;
+  std::optional<gdb::Address> gdb;  // --gdb: where a debugger connects
+  bool gdb_wait = false;  // --gdb-wait: the guest waits for it before its first instruction
 };
 
 inline constexpr uint64_t kMinimumMemoryBytes = 4ull << 20;

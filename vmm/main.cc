@@ -32,8 +32,18 @@ int run_vm(const wisp::VmConfig& config, wisp::BootTiming* timing) {
   std::optional<std::chrono::steady_clock::time_point> deadline;
   if (config.timeout_seconds > 0)
     deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config.timeout_seconds);
+  // One socket for the whole run: a restarted guest keeps the debugger's address.
+  std::unique_ptr<wisp::gdb::Listener> gdb;
+  if (config.gdb) {
+    auto listener = wisp::gdb::Listener::open(*config.gdb);
+    if (!listener) {
+      wisp::log::error("{}", listener.error().message());
+      return wisp::kExitError;
+    }
+    gdb = std::move(*listener);
+  }
   while (true) {
-    auto vm = wisp::Vm::create(config, timing);
+    auto vm = wisp::Vm::create(config, timing, gdb.get());
     if (!vm) {
       wisp::log::error("{}", vm.error().message());
       return vm.error().is_usage() ? wisp::kExitUsage : wisp::kExitError;

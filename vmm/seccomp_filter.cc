@@ -97,8 +97,14 @@ constexpr std::initializer_list<int> kMainThread = {
     SCMP_SYS(fallocate),
     SCMP_SYS(ftruncate),
     SCMP_SYS(uname),
+    SCMP_SYS(unlink),  // the gdb stub's unix socket, at exit
     // Threads started after this filter (a restarted guest's) install their own.
     SCMP_SYS(seccomp),
+};
+
+constexpr std::initializer_list<int> kDebuggerThread = {
+    SCMP_SYS(poll),   SCMP_SYS(ppoll),    SCMP_SYS(accept4),  SCMP_SYS(accept),
+    SCMP_SYS(sendto), SCMP_SYS(recvfrom), SCMP_SYS(shutdown),
 };
 
 constexpr std::initializer_list<int> kBlockDeviceThread = {
@@ -109,8 +115,19 @@ constexpr std::initializer_list<int> kBlockDeviceThread = {
 // ioctl requests, compared on their low 32 bits (the kernel's `unsigned int cmd`).
 constexpr unsigned long kRestoreTerminal = TCSETS;  // the fatal-signal handlers, on any thread
 constexpr std::initializer_list<unsigned long> kVcpuIoctls = {
-    KVM_RUN,       KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, KVM_GET_REGS,
-    KVM_GET_SREGS, KVM_SET_REGS, KVM_SET_SREGS,       kRestoreTerminal,
+    KVM_RUN,
+    KVM_IRQ_LINE,
+    KVM_IRQ_LINE_STATUS,
+    KVM_GET_REGS,
+    KVM_GET_SREGS,
+    KVM_SET_REGS,
+    KVM_SET_SREGS,
+    kRestoreTerminal,
+    KVM_SET_GUEST_DEBUG,  // a guest's own #BP or #DB handed back while a debugger is attached
+};
+constexpr std::initializer_list<unsigned long> kDebuggerIoctls = {
+    KVM_GET_REGS, KVM_SET_REGS,  KVM_GET_SREGS,       KVM_SET_SREGS,    KVM_GET_FPU,
+    KVM_SET_FPU,  KVM_TRANSLATE, KVM_SET_GUEST_DEBUG, kRestoreTerminal,
 };
 constexpr std::initializer_list<unsigned long> kNetDeviceIoctls = {TUNSETOFFLOAD, TUNSETQUEUE,
                                                                    kRestoreTerminal};
@@ -230,6 +247,9 @@ Result<void> add_rules(const Context& context, ThreadKind kind) {
       return allow_ioctls(context, kBlockDeviceIoctls);
     case ThreadKind::kNetDevice:
       return allow_ioctls(context, kNetDeviceIoctls);
+    case ThreadKind::kDebugger:
+      TRY(allow(context, kDebuggerThread));
+      return allow_ioctls(context, kDebuggerIoctls);
   }
   return {};
 }
@@ -253,6 +273,8 @@ const char* thread_kind_name(ThreadKind kind) {
       return "disk";
     case ThreadKind::kNetDevice:
       return "network";
+    case ThreadKind::kDebugger:
+      return "gdb";
   }
   return "unknown";
 }

@@ -204,16 +204,75 @@ void Vcpu::kick() {
   if (thread) pthread_kill(thread, kick_signal());
 }
 
-std::optional<StopReason> Vcpu::run(VcpuExitHandler& handler, const std::atomic<bool>& stopping) {
+std::optional<StopReason> Vcpu::run(VcpuExitHandler& handler, const std::atomic<bool>& stopping,
+                                    VcpuDebugHook* debug) {
   while (!stopping.load(std::memory_order_acquire)) {
+    if (debug) {
+      // A debugger's kick (to hold this vCPU) must not keep KVM_RUN returning once it has let
+      // go: clear it, then look for a hold. A kick after the look still ends the next KVM_RUN.
+      __atomic_store_n(&shared()->immediate_exit, 0, __ATOMIC_SEQ_CST);
+      debug->before_run(*this);
+      if (stopping.load(std::memory_order_acquire)) break;
+    }
     if (::ioctl(fd_.get(), KVM_RUN, 0) < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
       return StopReason{StopKind::kError, 0,
                         fmt::format("vCPU {}: KVM_RUN: {}", index_, std::strerror(errno))};
     }
+    if (debug && shared()->exit_reason == KVM_EXIT_DEBUG) {
+      debug->debug_exit(*this, shared()->debug.arch);
+      continue;
+    }
     if (std::optional<StopReason> stop = handle_exit(handler)) return stop;
   }
   return std::nullopt;
+}
+
+Result<kvm_regs> Vcpu::registers() const {
+  kvm_regs regs{};
+  TRY(checked_ioctl(fd_.get(), KVM_GET_REGS, &regs, "KVM_GET_REGS"));
+  return regs;
+}
+
+Result<void> Vcpu::set_registers(const kvm_regs& regs) const {
+  TRY(checked_ioctl(fd_.get(), KVM_SET_REGS, const_cast<kvm_regs*>(&regs), "KVM_SET_REGS"));
+  return {};
+}
+
+Result<kvm_sregs> Vcpu::special_registers() const {
+  kvm_sregs sregs{};
+  TRY(checked_ioctl(fd_.get(), KVM_GET_SREGS, &sregs, "KVM_GET_SREGS"));
+  return sregs;
+}
+
+Result<void> Vcpu::set_special_registers(const kvm_sregs& sregs) const {
+  TRY(checked_ioctl(fd_.get(), KVM_SET_SREGS, const_cast<kvm_sregs*>(&sregs), "KVM_SET_SREGS"));
+  return {};
+}
+
+Result<kvm_fpu> Vcpu::fpu() const {
+  kvm_fpu fpu{};
+  TRY(checked_ioctl(fd_.get(), KVM_GET_FPU, &fpu, "KVM_GET_FPU"));
+  return fpu;
+}
+
+Result<void> Vcpu::set_fpu(const kvm_fpu& fpu) const {
+  TRY(checked_ioctl(fd_.get(), KVM_SET_FPU, const_cast<kvm_fpu*>(&fpu), "KVM_SET_FPU"));
+  return {};
+}
+
+Result<std::optional<uint64_t>> Vcpu::translate(uint64_t linear) const {
+  kvm_translation translation{};
+  translation.linear_address = linear;
+  TRY(checked_ioctl(fd_.get(), KVM_TRANSLATE, &translation, "KVM_TRANSLATE"));
+  if (!translation.valid) return std::optional<uint64_t>();
+  return std::optional<uint64_t>(translation.physical_address);
+}
+
+Result<void> Vcpu::set_guest_debug(const kvm_guest_debug& debug) const {
+  TRY(checked_ioctl(fd_.get(), KVM_SET_GUEST_DEBUG, const_cast<kvm_guest_debug*>(&debug),
+                    "KVM_SET_GUEST_DEBUG"));
+  return {};
 }
 
 std::optional<StopReason> Vcpu::handle_exit(VcpuExitHandler& handler) {

@@ -29,6 +29,19 @@ class VcpuExitHandler {
   virtual void mmio_write(uint64_t address, std::span<const uint8_t> data) = 0;
 };
 
+class Vcpu;
+
+// What a debugger (the gdb stub) needs from a vCPU's exit loop.
+class VcpuDebugHook {
+ public:
+  virtual ~VcpuDebugHook() = default;
+  // Before every KVM_RUN: holds the thread while the debugger keeps the VM stopped.
+  virtual void before_run(Vcpu& vcpu) = 0;
+  // KVM_EXIT_DEBUG: a breakpoint, watchpoint or single step of the debugger's, or the guest's own
+  // #BP or #DB, to be handed back to it.
+  virtual void debug_exit(Vcpu& vcpu, const kvm_debug_exit_arch& exit) = 0;
+};
+
 class Vcpu {
  public:
   static Result<std::unique_ptr<Vcpu>> create(int vm_fd, uint32_t index, size_t run_size);
@@ -43,7 +56,20 @@ class Vcpu {
   Result<void> set_entry(const CpuEntry& entry);
 
   // Runs the guest until the VM stops; returns why this vCPU stopped, if it was the cause.
-  std::optional<StopReason> run(VcpuExitHandler& handler, const std::atomic<bool>& stopping);
+  // `debug`, when a debugger is attached, sees every entry and debug exit.
+  std::optional<StopReason> run(VcpuExitHandler& handler, const std::atomic<bool>& stopping,
+                                VcpuDebugHook* debug = nullptr);
+
+  // The state a debugger reads and writes, on this vCPU while it is not running.
+  Result<kvm_regs> registers() const;
+  Result<void> set_registers(const kvm_regs& regs) const;
+  Result<kvm_sregs> special_registers() const;
+  Result<void> set_special_registers(const kvm_sregs& sregs) const;
+  Result<kvm_fpu> fpu() const;
+  Result<void> set_fpu(const kvm_fpu& fpu) const;
+  // KVM_TRANSLATE: the guest-physical address of a linear one through this vCPU's page tables.
+  Result<std::optional<uint64_t>> translate(uint64_t linear) const;
+  Result<void> set_guest_debug(const kvm_guest_debug& debug) const;
 
   // Makes a running or about-to-run KVM_RUN return. Safe from any thread once run() started.
   void kick();

@@ -46,7 +46,8 @@ Result<Fd> start_timeout_timer(std::chrono::steady_clock::time_point deadline) {
 
 }  // namespace
 
-Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config, BootTiming* timing) {
+Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config, BootTiming* timing,
+                                       const gdb::Listener* gdb) {
   KvmSystem kvm = TRY(KvmSystem::open());
   Fd vm_fd = TRY(kvm.create_vm());
   EventLoop loop = TRY(EventLoop::create());
@@ -61,6 +62,7 @@ Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config, BootTiming* timin
   TRY(vm->create_devices());
   TRY(vm->load_kernel());
   TRY(vm->create_vcpus());
+  if (gdb) TRY(vm->create_debugger(*gdb));
   return vm;
 }
 
@@ -196,6 +198,17 @@ Result<void> Vm::create_vcpus() {
   return {};
 }
 
+Result<void> Vm::create_debugger(const gdb::Listener& listener) {
+  std::vector<Vcpu*> vcpus;
+  for (auto& vcpu : vcpus_) vcpus.push_back(vcpu.get());
+  int supported = kvm_.check(KVM_CAP_SET_GUEST_DEBUG2);
+  debugger_ = std::make_unique<gdb::DebugController>(vcpus, config_.gdb_wait,
+                                                     supported > 0 ? supported : 0);
+  gdb_server_ = std::make_unique<gdb::Server>(listener.fd(), vcpus, memory_, *debugger_, *this,
+                                              TRY(EventFd::create()), TRY(EventFd::create()));
+  return {};
+}
+
 Result<StopReason> Vm::run(std::optional<std::chrono::steady_clock::time_point> deadline) {
   // SIGINT, SIGTERM, SIGHUP (the terminal went away) and SIGQUIT stop the guest the same way,
   // whether or not there is a terminal: they arrive through a signalfd, and every thread created
@@ -299,7 +312,8 @@ void Vm::vcpu_thread(Vcpu& vcpu) {
   }
   vcpu.set_thread(pthread_self());
   if (timing_ && vcpu.index() == 0) timing_->mark(BootTiming::Phase::kFirstRun);
-  if (std::optional<StopReason> reason = vcpu.run(*this, stopping_)) request_stop(*reason);
+  if (std::optional<StopReason> reason = vcpu.run(*this, stopping_, debugger_.get()))
+    request_stop(*reason);
   // From here on the thread may be joined: kick() must not signal it any more.
   vcpu.set_thread(0);
 }
@@ -313,11 +327,15 @@ Result<void> Vm::start_threads() {
   } catch (const std::system_error& error) {
     return fail("starting a vCPU thread: {}", error.code().message());
   }
+  if (gdb_server_) TRY(gdb_server_->start(config_.seccomp));
   return {};
 }
 
 void Vm::stop_vcpus() {
   stopping_.store(true, std::memory_order_release);
+  // A debugger holding the vCPUs lets go, and its stub ends, before the vCPUs are joined.
+  if (debugger_) debugger_->shut_down();
+  if (gdb_server_) gdb_server_->stop();
   for (auto& vcpu : vcpus_) vcpu->kick();
   threads_.clear();  // joins
 }

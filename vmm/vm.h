@@ -20,6 +20,9 @@
 #include "vmm/console_output.h"
 #include "vmm/device_manager.h"
 #include "vmm/event_loop.h"
+#include "vmm/gdb/debug_controller.h"
+#include "vmm/gdb/listener.h"
+#include "vmm/gdb/server.h"
 #include "vmm/kvm.h"
 #include "vmm/vcpu.h"
 
@@ -27,8 +30,10 @@ namespace wisp {
 
 class Vm final : public VmStopper, public VcpuExitHandler {
  public:
-  // `timing`, if given, is marked when the first vCPU starts and when the guest stops.
-  static Result<std::unique_ptr<Vm>> create(const VmConfig& config, BootTiming* timing = nullptr);
+  // `timing`, if given, is marked when the first vCPU starts and when the guest stops. `gdb`, if
+  // given, is where a debugger connects (--gdb).
+  static Result<std::unique_ptr<Vm>> create(const VmConfig& config, BootTiming* timing = nullptr,
+                                            const gdb::Listener* gdb = nullptr);
   ~Vm() override;
 
   // Runs the vCPUs and the console until the guest or the host stops the VM.
@@ -56,6 +61,7 @@ class Vm final : public VmStopper, public VcpuExitHandler {
   Result<void> create_memory();
   Result<void> create_devices();
   Result<void> create_vcpus();
+  Result<void> create_debugger(const gdb::Listener& listener);
   Result<void> load_kernel();
   Result<void> add_serial_port(const SerialConfig& config, uint16_t port, uint32_t irq);
   std::optional<StopReason> write_remaining_output(const StopReason& reason);
@@ -81,6 +87,9 @@ class Vm final : public VmStopper, public VcpuExitHandler {
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::vector<std::jthread> threads_;
   CpuEntry entry_;
+  // With --gdb: what holds and steps the vCPUs, and the stub that serves gdb.
+  std::unique_ptr<gdb::DebugController> debugger_;
+  std::unique_ptr<gdb::Server> gdb_server_;
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> panic_logged_{false};

@@ -9,7 +9,7 @@ file(MAKE_DIRECTORY ${KIT_OBJECT_DIR})
 
 set(KIT_C_FLAGS -std=gnu11 -m64 -ffreestanding -fno-pic -fno-pie -mno-red-zone -nostdlib
     -fno-stack-protector -mgeneral-regs-only -fno-asynchronous-unwind-tables
-    -fcf-protection=none -O2 -Wall -Wextra -Werror -I${KIT_SOURCE_DIR})
+    -fcf-protection=none -O2 -g -Wall -Wextra -Werror -I${KIT_SOURCE_DIR})
 set(KIT_LD_FLAGS -nostdlib -static -z max-page-size=0x1000 -z noexecstack
     --no-warn-rwx-segments -L${KIT_SOURCE_DIR}/ld)
 file(GLOB KIT_HEADERS ${KIT_SOURCE_DIR}/*.h ${KIT_SOURCE_DIR}/*.inc ${KIT_SOURCE_DIR}/ld/*.ld)
@@ -58,7 +58,7 @@ kit_compile(${KIT_SOURCE_DIR}/start_multiboot.S start_multiboot_aout.S.o -DKIT_M
 
 # The guests (guests/<name>.c) and the formats each is built in (pvh and elf64 unless listed).
 set(KIT_GUESTS hello exit_code smp pio_probe mmio_probe triple_fault spin exit_loop virtio_devices
-    virtio_blk virtio_blk_read virtio_net fw_cfg console hostile msr)
+    virtio_blk virtio_blk_read virtio_net fw_cfg console hostile msr debuggee)
 set(KIT_GUEST_FORMATS_hello pvh multiboot multiboot-aout elf64 raw-real raw-protected raw-long)
 set(KIT_DEFAULT_FORMATS pvh elf64)
 

@@ -68,6 +68,9 @@ struct VmConfig {
   std::vector<NetConfig> nics;
   bool no_network = false;  // --net none
   SeccompMode seccomp = kDefaultSeccompMode;
+  // A bzImage's kernel decompressed (and cached) by Wisp, not by the guest; off with
+  // --no-decompress-cache.
+  bool decompress_kernel = true;
 };
 
 inline constexpr uint64_t kMinimumMemoryBytes = 4ull << 20;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "devices/legacy/serial.h"
+#include "firmware/image_file.h"
 #include "vmm/base/bus.h"
 #include "vmm/base/guest_memory.h"
 #include "vmm/base/log.h"
@@ -28,7 +29,10 @@ namespace wisp {
 class Vm final : public VmStopper, public VcpuExitHandler {
  public:
   // `timing`, if given, is marked when the first vCPU starts and when the guest stops.
-  static Result<std::unique_ptr<Vm>> create(const VmConfig& config, BootTiming* timing = nullptr);
+  // `decompressed_kernel`, if given, is the vmlinux of a bzImage kernel, decompressed on the host
+  // (host_decompression.h); it must outlive create().
+  static Result<std::unique_ptr<Vm>> create(const VmConfig& config, BootTiming* timing = nullptr,
+                                            const ImageFile* decompressed_kernel = nullptr);
   ~Vm() override;
 
   // Runs the vCPUs and the console until the guest or the host stops the VM.
@@ -55,7 +59,7 @@ class Vm final : public VmStopper, public VcpuExitHandler {
   Result<void> create_memory();
   Result<void> create_devices();
   Result<void> create_vcpus();
-  Result<void> load_kernel();
+  Result<void> load_kernel(const ImageFile* decompressed_kernel);
   Result<void> add_serial_port(const SerialConfig& config, uint16_t port, uint32_t irq);
   std::optional<StopReason> write_remaining_output(const StopReason& reason);
   bool all_output_written() const;

@@ -32,6 +32,7 @@ Result<LoadedKernel> load_decompressed_vmlinux(const LoadContext& context, const
   ElfImage elf = TRY(parse_elf(vmlinux));
   TRY(check_fits(image, elf));
   uint64_t start = image.pref_address;
+  if (start + image.init_size < start) return fail("init_size from {:#x} wraps around", start);
   uint64_t end = std::max(elf.segments.back().end(), start + image.init_size);
   if (!context.memory.slice(start, end - start))
     return fail("the kernel needs {} MiB from {:#x}, more than guest memory has",

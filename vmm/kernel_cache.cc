@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <vector>
 
@@ -27,8 +29,9 @@ constexpr size_t kKeyDigits = 32;
 constexpr auto kStaleTemporary = std::chrono::hours(1);
 
 bool is_key(const std::string& name) {
-  return name.size() == kKeyDigits &&
-         std::all_of(name.begin(), name.end(), [](char c) { return std::isxdigit(c); });
+  return name.size() == kKeyDigits && std::all_of(name.begin(), name.end(), [](char c) {
+           return std::isxdigit(static_cast<unsigned char>(c));
+         });
 }
 
 Result<void> write_all(int fd, std::span<const uint8_t> bytes, const std::string& path) {

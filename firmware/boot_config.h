@@ -10,6 +10,8 @@
 
 namespace wisp {
 
+class ImageFile;
+
 enum class KernelFormat {
   kAuto,       // chosen from the file's content
   kBzImage,    // Linux boot protocol, 64-bit entry
@@ -36,6 +38,9 @@ struct BootConfig {
   KernelFormat format = KernelFormat::kAuto;
   RawImageOptions raw;
   PlatformDescription platform;  // the devices that the ACPI tables and the MP table describe
+  // The vmlinux inside a bzImage kernel, decompressed by the caller: loaded instead of the
+  // bzImage when it fits the bzImage's header. Null: the guest decompresses its kernel.
+  const ImageFile* decompressed_kernel = nullptr;
 };
 
 // The boot CPU's state at the guest's first instruction.

@@ -17,6 +17,9 @@ constexpr uint64_t kLoadflagsOffset = 0x211;
 constexpr uint64_t kInitrdAddrMaxOffset = 0x22c;
 constexpr uint64_t kXloadflagsOffset = 0x236;
 constexpr uint64_t kCmdlineSizeOffset = 0x238;
+constexpr uint64_t kPayloadOffsetOffset = 0x248;
+constexpr uint64_t kPayloadLengthOffset = 0x24c;
+constexpr uint64_t kPrefAddressOffset = 0x258;
 constexpr uint64_t kInitSizeOffset = 0x260;
 
 constexpr uint16_t kBootFlag = 0xaa55;
@@ -70,6 +73,9 @@ Result<BzImage> parse_bzimage(std::span<const uint8_t> head, uint64_t file_size)
   image.initrd_addr_max = read_field<uint32_t>(head, kInitrdAddrMaxOffset);
   image.cmdline_size = read_field<uint32_t>(head, kCmdlineSizeOffset);
   image.init_size = read_field<uint32_t>(head, kInitSizeOffset);
+  image.pref_address = read_field<uint64_t>(head, kPrefAddressOffset);
+  image.payload_offset = read_field<uint32_t>(head, kPayloadOffsetOffset);
+  image.payload_length = read_field<uint32_t>(head, kPayloadLengthOffset);
 
   uint64_t header_end = kJumpOffset + 2 + read_field<uint8_t>(head, kJumpOffset + 1);
   if (header_end > head.size()) return fail("the setup header runs past the file's start");

@@ -20,6 +20,9 @@ struct BzImage {
   uint32_t initrd_addr_max = 0;
   uint32_t cmdline_size = 0;          // longest command line, without the terminating NUL
   uint32_t init_size = 0;             // memory the kernel needs from its load address while booting
+  uint64_t pref_address = 0;          // where a relocatable kernel prefers to run (2.10)
+  uint32_t payload_offset = 0;        // the compressed vmlinux, from the protected-mode part (2.08)
+  uint32_t payload_length = 0;        // its bytes; 0: no payload
   std::vector<uint8_t> setup_header;  // file bytes 0x1f1.. to the header's end, for boot_params
 };
 

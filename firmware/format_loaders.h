@@ -4,6 +4,7 @@
 
 #include "firmware/boot_common.h"
 #include "firmware/boot_config.h"
+#include "firmware/bzimage.h"
 #include "firmware/elf.h"
 #include "firmware/image_file.h"
 #include "vmm/base/guest_memory.h"
@@ -20,8 +21,14 @@ struct LoadContext {
   uint64_t rsdp_address;
 };
 
-// Linux boot protocol: 64-bit entry, %rsi = boot_params (linux_loader.cc).
+// Linux boot protocol: 64-bit entry, %rsi = boot_params (linux_loader.cc). With
+// config.decompressed_kernel, the vmlinux is loaded instead of the bzImage where it can be.
 Result<CpuEntry> load_bzimage_kernel(const LoadContext& context);
+// The vmlinux of a bzImage, decompressed by the host: its segments at their physical addresses
+// (the kernel's own load address, so nothing needs relocating), the kernel's boot-time footprint
+// claimed as the bzImage's would be; the entry is the vmlinux's e_entry (vmlinux_loader.cc).
+Result<LoadedKernel> load_decompressed_vmlinux(const LoadContext& context, const BzImage& image,
+                                               const ImageFile& vmlinux);
 // PVH: 32-bit entry from the ELF note, %ebx = hvm_start_info (pvh_loader.cc).
 Result<CpuEntry> load_pvh_kernel(const LoadContext& context, const ElfImage& elf);
 // Plain ELF64: long mode at e_entry, %rsi = boot_params (elf_loader.cc).

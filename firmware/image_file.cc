@@ -22,12 +22,18 @@ ImageFile ImageFile::from_bytes(std::vector<uint8_t> bytes, std::string name) {
   return ImageFile(Fd(), std::move(bytes), size, std::move(name));
 }
 
+ImageFile ImageFile::from_mapping(Mapping mapping, uint64_t size, std::string name) {
+  ImageFile file(Fd(), {}, std::min<uint64_t>(size, mapping.size()), std::move(name));
+  file.mapping_ = std::move(mapping);
+  return file;
+}
+
 Result<void> ImageFile::read(uint64_t offset, std::span<uint8_t> target) const {
   if (offset > size_ || target.size() > size_ - offset)
     return fail("{}: {} bytes at offset {:#x} run past the end of the file ({} bytes)", path_,
                 target.size(), offset, size_);
   if (!fd_.valid()) {
-    std::copy_n(bytes_.begin() + static_cast<ptrdiff_t>(offset), target.size(), target.begin());
+    std::copy_n(contents().begin() + static_cast<ptrdiff_t>(offset), target.size(), target.begin());
     return {};
   }
   size_t done = 0;
@@ -40,6 +46,11 @@ Result<void> ImageFile::read(uint64_t offset, std::span<uint8_t> target) const {
     done += static_cast<size_t>(n);
   }
   return {};
+}
+
+std::span<const uint8_t> ImageFile::contents() const {
+  if (fd_.valid()) return {};
+  return {mapping_.data() ? mapping_.data() : bytes_.data(), size_};
 }
 
 Result<std::vector<uint8_t>> ImageFile::head(uint64_t length) const {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "vmm/base/fd.h"
+#include "vmm/base/mapping.h"
 #include "vmm/base/result.h"
 
 namespace wisp {
@@ -18,6 +19,8 @@ class ImageFile {
   static Result<ImageFile> open(const std::string& path);
   // The bytes themselves, named `name` in errors.
   static ImageFile from_bytes(std::vector<uint8_t> bytes, std::string name = "image");
+  // The first `size` bytes of a memory mapping (a kernel decompressed by the host), named `name`.
+  static ImageFile from_mapping(Mapping mapping, uint64_t size, std::string name);
 
   uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
@@ -26,6 +29,8 @@ class ImageFile {
   Result<void> read(uint64_t offset, std::span<uint8_t> target) const;
   // Reads up to `length` bytes from the start (fewer if the file is shorter).
   Result<std::vector<uint8_t>> head(uint64_t length) const;
+  // All the bytes of an image backed by memory; empty for one backed by a file.
+  std::span<const uint8_t> contents() const;
 
  private:
   ImageFile(Fd fd, std::vector<uint8_t> bytes, uint64_t size, std::string path)
@@ -33,6 +38,7 @@ class ImageFile {
 
   Fd fd_;                       // when backed by a file
   std::vector<uint8_t> bytes_;  // when backed by memory
+  Mapping mapping_;             // when backed by a mapping
   uint64_t size_;
   std::string path_;
 };

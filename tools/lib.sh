@@ -3,13 +3,17 @@
 #   source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 #
 # Provides:
-#   WISP_CACHE            cache directory (default ~/.cache/wisp), created on demand
+#   WISP_CACHE            cache directory (default $XDG_CACHE_HOME/wisp or ~/.cache/wisp, as
+#                         wisp's own kernel cache), created on demand
 #   WISP_TOOLS            absolute path of tools/
 #   log / warn / die      messages to stderr, prefixed with the calling script's name
 #   ensure_packages P...  apt-get install the Debian packages among P... that are missing
 #   sha256_of ARGS...     one hash over files and literal strings (for content caching)
 
 WISP_TOOLS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+if [[ -z "${WISP_CACHE:-}" && "${XDG_CACHE_HOME:-}" == /* ]]; then
+    WISP_CACHE=$XDG_CACHE_HOME/wisp
+fi
 WISP_CACHE="${WISP_CACHE:-${HOME:-/root}/.cache/wisp}"
 export WISP_CACHE WISP_TOOLS
 

@@ -135,6 +135,11 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
   run->add_flag("--gdb-wait", config.gdb_wait,
                 "With --gdb: the guest waits for the debugger before its first instruction")
       ->needs(gdb);
+  run->add_flag_function(
+      "--no-decompress-cache", [&config](int64_t) { config.decompress_kernel = false; },
+      "Let a bzImage decompress its kernel in the guest, as it does on hardware, instead of "
+      "booting the vmlinux that Wisp decompresses once and caches under "
+      "${WISP_CACHE:-${XDG_CACHE_HOME:-~/.cache}/wisp}/vmlinux");
   run->add_flag("--boot-timing", command.boot_timing,
                 "Print how long each phase took (parse, build, first KVM_RUN, run, teardown)");
   run->add_flag_function(

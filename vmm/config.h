@@ -71,6 +71,9 @@ struct VmConfig {
   SeccompMode seccomp = kDefaultSeccompMode;
   std::optional<gdb::Address> gdb;  // --gdb: where a debugger connects
   bool gdb_wait = false;  // --gdb-wait: the guest waits for it before its first instruction
+  // A bzImage's kernel decompressed (and cached) by Wisp, not by the guest; off with
+  // --no-decompress-cache.
+  bool decompress_kernel = true;
 };
 
 inline constexpr uint64_t kMinimumMemoryBytes = 4ull << 20;

@@ -9,6 +9,7 @@
 #include "vmm/base/log.h"
 #include "vmm/cli.h"
 #include "vmm/exit_status.h"
+#include "vmm/host_decompression.h"
 #include "vmm/teardown_handoff.h"
 #include "vmm/vm.h"
 
@@ -27,7 +28,8 @@ void use_small_thread_stacks() {
 }
 
 // Builds and runs the VM, again after a guest reboot when asked to. --timeout is one deadline
-// for all of it: a guest that reboots in a loop still times out.
+// for all of it: a guest that reboots in a loop still times out. A bzImage's kernel is
+// decompressed once, before the first build (and before any system call filter).
 int run_vm(const wisp::VmConfig& config, wisp::BootTiming* timing) {
   std::optional<std::chrono::steady_clock::time_point> deadline;
   if (config.timeout_seconds > 0)
@@ -42,8 +44,11 @@ int run_vm(const wisp::VmConfig& config, wisp::BootTiming* timing) {
     }
     gdb = std::move(*listener);
   }
+  std::optional<wisp::ImageFile> vmlinux = wisp::prepare_decompressed_kernel(config);
   while (true) {
-    auto vm = wisp::Vm::create(config, timing, gdb.get());
+    auto vm = wisp::Vm::create(config, timing, vmlinux ? &*vmlinux : nullptr, gdb.get());
+    // Kept for a restart only: decompressed into memory, it would hold tens of MiB.
+    if (config.on_reboot != wisp::RebootAction::kRestart) vmlinux.reset();
     if (!vm) {
       wisp::log::error("{}", vm.error().message());
       return vm.error().is_usage() ? wisp::kExitUsage : wisp::kExitError;

@@ -47,6 +47,7 @@ Result<Fd> start_timeout_timer(std::chrono::steady_clock::time_point deadline) {
 }  // namespace
 
 Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config, BootTiming* timing,
+                                       const ImageFile* decompressed_kernel,
                                        const gdb::Listener* gdb) {
   KvmSystem kvm = TRY(KvmSystem::open());
   Fd vm_fd = TRY(kvm.create_vm());
@@ -60,7 +61,7 @@ Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config, BootTiming* timin
   TRY(vm->create_irqchip());
   TRY(vm->restrict_msrs());
   TRY(vm->create_devices());
-  TRY(vm->load_kernel());
+  TRY(vm->load_kernel(decompressed_kernel));
   TRY(vm->create_vcpus());
   if (gdb) TRY(vm->create_debugger(*gdb));
   return vm;
@@ -169,10 +170,10 @@ Result<void> Vm::create_devices() {
   return {};
 }
 
-Result<void> Vm::load_kernel() {
+Result<void> Vm::load_kernel(const ImageFile* decompressed_kernel) {
   BootConfig boot{config_.kernel_path,  config_.initrd_paths, config_.cmdline,
                   config_.memory_bytes, config_.cpus,         config_.kernel_format,
-                  config_.raw,          devices_->platform()};
+                  config_.raw,          devices_->platform(), decompressed_kernel};
   // Kernels find virtio-mmio devices in the DSDT; one booted with acpi=off finds them on the
   // command line instead (never both: a kernel that has both routes would probe each twice).
   if (cmdline_disables_acpi(boot.cmdline)) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "devices/legacy/serial.h"
+#include "firmware/image_file.h"
 #include "vmm/base/bus.h"
 #include "vmm/base/guest_memory.h"
 #include "vmm/base/log.h"
@@ -30,9 +31,12 @@ namespace wisp {
 
 class Vm final : public VmStopper, public VcpuExitHandler {
  public:
-  // `timing`, if given, is marked when the first vCPU starts and when the guest stops. `gdb`, if
-  // given, is where a debugger connects (--gdb).
+  // `timing`, if given, is marked when the first vCPU starts and when the guest stops.
+  // `decompressed_kernel`, if given, is the vmlinux of a bzImage kernel, decompressed on the host
+  // (host_decompression.h); it must outlive create(). `gdb`, if given, is where a debugger
+  // connects (--gdb).
   static Result<std::unique_ptr<Vm>> create(const VmConfig& config, BootTiming* timing = nullptr,
+                                            const ImageFile* decompressed_kernel = nullptr,
                                             const gdb::Listener* gdb = nullptr);
   ~Vm() override;
 
@@ -62,7 +66,7 @@ class Vm final : public VmStopper, public VcpuExitHandler {
   Result<void> create_devices();
   Result<void> create_vcpus();
   Result<void> create_debugger(const gdb::Listener& listener);
-  Result<void> load_kernel();
+  Result<void> load_kernel(const ImageFile* decompressed_kernel);
   Result<void> add_serial_port(const SerialConfig& config, uint16_t port, uint32_t irq);
   std::optional<StopReason> write_remaining_output(const StopReason& reason);
   bool all_output_written() const;

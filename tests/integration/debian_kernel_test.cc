@@ -1,5 +1,5 @@
 // The bzImage parser and loader on Debian's own kernel (fetched by the "kernel: fetch" test),
-// whole and damaged.
+// whole and damaged, and its payload decompressed on the host.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -9,6 +9,9 @@
 #include <vector>
 
 #include "firmware/bzimage.h"
+#include "firmware/elf.h"
+#include "firmware/format_loaders.h"
+#include "firmware/kernel_payload.h"
 #include "tests/unit/test_memory.h"
 
 using namespace wisp;
@@ -62,4 +65,37 @@ TEST_CASE("a damaged Debian bzImage is refused", "[debian-kernel]") {
   auto no_magic = file;
   no_magic[0x203] = 0;
   CHECK_THAT(parse(no_magic, no_magic.size()).error().message(), Catch::Contains("HdrS"));
+}
+
+TEST_CASE("Debian's payload decompresses to a vmlinux that fits its header", "[debian-kernel]") {
+  auto file = ImageFile::open(kKernel);
+  REQUIRE(file);
+  auto head = file->head(kBzImageHeadBytes);
+  REQUIRE(head);
+  auto image = parse_bzimage(*head, file->size());
+  REQUIRE(image);
+  auto payload = find_kernel_payload(*file, *image);
+  REQUIRE(payload);
+  CHECK(payload->uncompressed_size <= image->init_size);
+  std::vector<uint8_t> bytes(payload->length), vmlinux(payload->uncompressed_size);
+  REQUIRE(file->read(payload->file_offset, bytes));
+  REQUIRE(decompress_kernel_payload(*payload, bytes, vmlinux));
+  auto elf = parse_elf(ImageFile::from_bytes(vmlinux));
+  REQUIRE(elf);
+  CHECK(elf->is_64bit);
+  CHECK(elf->segments.front().address == image->pref_address);
+  CHECK(elf->pvh_entry);  // the same vmlinux that tools/guest/extract-vmlinux.sh gives
+
+  // Loaded in place of the bzImage, entered at startup_64, clear of the initrd's placement.
+  auto memory = test::make_guest_memory({{0, 256 << 20}});
+  BootPlan plan;
+  BootConfig config;
+  config.kernel_path = kKernel;
+  config.memory_size = 256 << 20;
+  ImageFile decompressed = ImageFile::from_bytes(vmlinux);
+  LoadContext context{memory, plan, config, *file, 0};
+  auto loaded = load_decompressed_vmlinux(context, *image, decompressed);
+  REQUIRE(loaded);
+  CHECK(loaded->entry_64bit == elf->entry);
+  CHECK(loaded->end >= image->pref_address + image->init_size);
 }

@@ -210,6 +210,29 @@ CMDLINE="console=ttyS0 panic=-1"
 KERNEL=vmlinux check pvh "--cpus 2 --memory 512M" \
     'echo "pvh-cpus-$(grep -c ^processor /proc/cpuinfo)"; poweroff -f'
 
+# The bzImage's kernel decompressed by wisp on the host: the first boot with an empty kernel cache
+# (wisp decompresses and stores the vmlinux), then a second wisp that finds it there. Loaded by
+# wisp, the kernel runs at its link address, 16 MiB; decompressing itself, it would have moved to
+# a random one (KASLR).
+decompress_warm() {
+    wait_exit "$pid"
+    echo "cached entries: $(ls "$WISP_CACHE/vmlinux" 2>/dev/null | wc -l)"
+    printf '%s\n' 'echo "warm-$((6 * 7))"; grep "Kernel code" /proc/iomem; poweroff -f' >"$WORK/warm.in"
+    wisp run --kernel "$DIR/vmlinuz" --initrd "$DIR/initramfs.cpio.gz" --cmdline "$CMDLINE" \
+        --memory 512M <"$WORK/warm.in" >"$WORK/warm.log" 2>&1 &
+    warm=$!
+    wait_exit "$warm"
+    wait "$warm"
+    echo "warm status $?"
+    tr -d '\r' <"$WORK/warm.log" | sed 's/^/warm: /'
+}
+WISP_CACHE=$WORK/cache
+export WISP_CACHE
+CMDLINE="console=ttyS0 panic=-1 quiet"
+check decompress "--memory 512M" \
+    'echo "cold-$((6 * 7))"; grep "Kernel code" /proc/iomem; poweroff -f' host:decompress_warm
+unset WISP_CACHE
+
 # Disks. `quiet` keeps these boots short; errors still show. The root disk's own /sbin/init
 # (tools/guest/rootfs-init.sh) prints the marker too, and where / is; `poweroff` (not -f) goes
 # through its clean shutdown.

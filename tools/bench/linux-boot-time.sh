@@ -5,7 +5,9 @@
 # `quiet` on the kernel command line and without; and the VMM's memory at the marker (peak
 # RSS, and RSS outside the guest's RAM).
 # Peers: QEMU -M microvm (always) and wisp (with --wisp), same kernel, initramfs, command
-# line and memory, runs interleaved. Runs directly when this machine has hardware KVM,
+# line and memory, runs interleaved. wisp boots the bzImage from its kernel cache (warm), and
+# also, `quiet` only, with the guest decompressing (--no-decompress-cache), with the cache
+# emptied first (cold), and the extracted vmlinux through PVH: issue 12's comparison. Runs directly when this machine has hardware KVM,
 # otherwise inside the nested test host (tools/testhost/run.sh); it prints which.
 set -euo pipefail
 WISP_PROG=linux-boot-time
@@ -43,6 +45,7 @@ build_timer() {  # prints the path of the static boot-timer, compiled when its s
 make_payload() {  # make_payload DIR WHERE QEMU WISP RUNS WARMUP MEMORY CLOCK
     local dir=$1
     guest_kernel "$dir"
+    "$WISP_TOOLS/guest/extract-vmlinux.sh" "$dir/vmlinuz" "$dir/vmlinux"
     cp "$(build_timer)" "$dir/boot-timer"
     cp "$WISP_TOOLS/bench/linux-boot-time-payload.sh" "$dir/run.sh"
     {
@@ -78,6 +81,7 @@ main() {
         local vmms=1 timeout
         [[ -n "$wisp" ]] && vmms=2
         timeout=$((180 + (2 * runs + warmup) * vmms * 90))
+        [[ -n "$wisp" ]] && timeout=$((timeout + 3 * runs * 90))
         "$WISP_TOOLS/testhost/run.sh" --payload "$payload" --include /usr/bin/qemu-system-x86_64 \
             ${wisp:+--wisp "$wisp"} --timeout "$timeout" </dev/null |
             keep_samples "$payload/console" "$samples"

@@ -293,36 +293,36 @@ std::string Server::stop_reply(const StopEvent& event) const {
   }
 }
 
-std::string Server::read_registers() {
-  VcpuRegisters state;
+std::optional<VcpuRegisters> Server::current_state() {
   auto regs = current().registers();
   auto sregs = current().special_registers();
   auto fpu = current().fpu();
-  if (!regs || !sregs || !fpu) return "E01";
-  state = {*regs, *sregs, *fpu};
-  return to_hex(read_all(state));
+  if (!regs || !sregs || !fpu) return std::nullopt;
+  return VcpuRegisters{*regs, *sregs, *fpu};
+}
+
+bool Server::set_current_state(const VcpuRegisters& state) {
+  return current().set_registers(state.regs) && current().set_special_registers(state.sregs) &&
+         current().set_fpu(state.fpu);
+}
+
+std::string Server::read_registers() {
+  auto state = current_state();
+  return state ? to_hex(read_all(*state)) : "E01";
 }
 
 std::string Server::write_registers(std::string_view hex) {
   auto bytes = from_hex(hex);
-  auto regs = current().registers();
-  auto sregs = current().special_registers();
-  auto fpu = current().fpu();
-  if (!bytes || !regs || !sregs || !fpu) return "E01";
-  VcpuRegisters state{*regs, *sregs, *fpu};
-  if (!write_all(state, *bytes)) return "E01";
-  bool written = current().set_registers(state.regs) &&
-                 current().set_special_registers(state.sregs) && current().set_fpu(state.fpu);
-  return written ? "OK" : "E01";
+  auto state = current_state();
+  if (!bytes || !state || !write_all(*state, *bytes)) return "E01";
+  return set_current_state(*state) ? "OK" : "E01";
 }
 
 std::string Server::read_register(std::string_view packet) {
   auto number = parse_hex_number(packet);
-  auto regs = current().registers();
-  auto sregs = current().special_registers();
-  auto fpu = current().fpu();
-  if (!number || !regs || !sregs || !fpu) return "E01";
-  auto bytes = read_one({*regs, *sregs, *fpu}, *number);
+  auto state = current_state();
+  if (!number || !state) return "E01";
+  auto bytes = read_one(*state, *number);
   return bytes ? to_hex(*bytes) : "E01";
 }
 
@@ -331,15 +331,9 @@ std::string Server::write_register(std::string_view packet) {
   if (equals == std::string_view::npos) return "E01";
   auto number = parse_hex_number(packet.substr(0, equals));
   auto bytes = from_hex(packet.substr(equals + 1));
-  auto regs = current().registers();
-  auto sregs = current().special_registers();
-  auto fpu = current().fpu();
-  if (!number || !bytes || !regs || !sregs || !fpu) return "E01";
-  VcpuRegisters state{*regs, *sregs, *fpu};
-  if (!write_one(state, *number, *bytes)) return "E01";
-  bool written = current().set_registers(state.regs) &&
-                 current().set_special_registers(state.sregs) && current().set_fpu(state.fpu);
-  return written ? "OK" : "E01";
+  auto state = current_state();
+  if (!number || !bytes || !state || !write_one(*state, *number, *bytes)) return "E01";
+  return set_current_state(*state) ? "OK" : "E01";
 }
 
 std::string Server::read_memory(std::string_view packet) {

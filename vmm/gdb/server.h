@@ -19,6 +19,7 @@
 #include "vmm/event_loop.h"
 #include "vmm/gdb/debug_controller.h"
 #include "vmm/gdb/packet.h"
+#include "vmm/gdb/x86_registers.h"
 #include "vmm/seccomp_filter.h"
 #include "vmm/vcpu.h"
 
@@ -45,6 +46,9 @@ class Server {
   std::optional<std::string> handle_query(std::string_view packet);
   std::optional<std::string> resume(std::string_view actions);
   std::string stop_reply(const StopEvent& event) const;
+  // The current vCPU's registers, read from KVM or written back.
+  std::optional<VcpuRegisters> current_state();
+  bool set_current_state(const VcpuRegisters& state);
   std::string read_registers();
   std::string write_registers(std::string_view hex);
   std::string read_register(std::string_view packet);

@@ -28,9 +28,10 @@ void use_small_thread_stacks() {
 }
 
 // Builds and runs the VM, again after a guest reboot when asked to. --timeout is one deadline
-// for all of it: a guest that reboots in a loop still times out. A bzImage's kernel is
-// decompressed once, before the first build (and before any system call filter).
-int run_vm(const wisp::VmConfig& config, wisp::BootTiming* timing) {
+// for all of it: a guest that reboots in a loop still times out. `vmlinux` is a bzImage's kernel
+// decompressed on the host, if it was.
+int run_vm(const wisp::VmConfig& config, std::optional<wisp::ImageFile> vmlinux,
+           wisp::BootTiming* timing) {
   std::optional<std::chrono::steady_clock::time_point> deadline;
   if (config.timeout_seconds > 0)
     deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config.timeout_seconds);
@@ -44,7 +45,6 @@ int run_vm(const wisp::VmConfig& config, wisp::BootTiming* timing) {
     }
     gdb = std::move(*listener);
   }
-  std::optional<wisp::ImageFile> vmlinux = wisp::prepare_decompressed_kernel(config);
   while (true) {
     auto vm = wisp::Vm::create(config, timing, vmlinux ? &*vmlinux : nullptr, gdb.get());
     // Kept for a restart only: decompressed into memory, it would hold tens of MiB.
@@ -98,8 +98,11 @@ int main(int argc, char** argv) {
     wisp::log::warn("{}", *warning);
   }
   timing.mark(wisp::BootTiming::Phase::kParsed);
+  // Before the jail (whose root has no kernel cache) and before any system call filter: a
+  // bzImage's kernel is decompressed once for the whole run.
+  std::optional<wisp::ImageFile> vmlinux = wisp::prepare_decompressed_kernel(command->config);
   auto run = [&](const wisp::VmConfig& config) {
-    int status = run_vm(config, command->boot_timing ? &timing : nullptr);
+    int status = run_vm(config, std::move(vmlinux), command->boot_timing ? &timing : nullptr);
     if (command->boot_timing)
       wisp::log::write(wisp::log::Level::kInfo, "boot timing: " + timing.report());
     return status;

@@ -145,6 +145,13 @@ Result<void> validate_jail(const JailConfig& jail) {
   if (!S_ISDIR(status.st_mode)) return fail("--jail {}: not a directory", jail.directory);
   if (std::filesystem::absolute(jail.directory).lexically_normal() == "/")
     return fail("--jail /: the jail must be a directory of its own");
+  // Wisp makes directories and files below DIR as root: nobody else may have planted symbolic
+  // links there that would send them elsewhere on the host.
+  if (status.st_uid != ::geteuid() || (status.st_mode & (S_IWGRP | S_IWOTH)))
+    return fail(
+        "--jail {}: must belong to uid {} and be writable by nobody else (it is {}'s, "
+        "mode {:04o})",
+        jail.directory, ::geteuid(), status.st_uid, status.st_mode & 07777);
   // DIR becomes the root: the jailed uid must be able to search it.
   JailOwner owner = owner_of(jail);
   mode_t search = owner.uid == 0               ? S_IXUSR | S_IXGRP | S_IXOTH

@@ -1,5 +1,6 @@
 // Bad input from the user gets one clear line on stderr and a non-zero status, never a crash or
 // a hang.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -126,11 +127,16 @@ TEST_CASE("bad devices and conflicting options are named", "[cli]") {
   ::unlink(disk.c_str());
 }
 
-TEST_CASE("a jail directory the jailed uid cannot enter is refused", "[cli]") {
+TEST_CASE("a jail directory the jailed uid cannot enter, or others may write, is refused",
+          "[cli]") {
   char directory[] = "/tmp/wisp-jail-XXXXXX";  // mode 0700, root's
   REQUIRE(::mkdtemp(directory) != nullptr);
   check_rejected({"run", "--kernel", kHello, "--jail", directory, "--uid", "65534"}, 2,
                  "uid 65534 cannot enter it (mode 0700, owner 0:0)");
+  // Nor one that others may write to: they could plant links there.
+  REQUIRE(::chmod(directory, 0777) == 0);
+  check_rejected({"run", "--kernel", kHello, "--jail", directory}, 2,
+                 "must belong to uid 0 and be writable by nobody else (it is 0's, mode 0777)");
   ::rmdir(directory);
 }
 

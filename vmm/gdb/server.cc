@@ -86,9 +86,15 @@ void Server::serve() {
     int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (client < 0) continue;
     serve_client(client);
+    // Only then the guest goes on: a guest that ends at once would otherwise close the socket
+    // before gdb has acknowledged the detach.
     wait_for_hang_up(client);
     ::close(client);
     client_ = -1;
+    if (!running_) {
+      if (auto released = controller_.release_all(std::nullopt); !released)
+        log::warn("gdb: {}", released.error().message());
+    }
   }
 }
 
@@ -419,13 +425,12 @@ std::string Server::monitor(std::string_view hex_command) {
   return "OK";
 }
 
+// Ends the session: the breakpoints go. The vCPUs are let go once gdb has hung up (serve).
 std::string Server::detach() {
   for (const auto& [address, saved] : software_)
     (void)memory_.write(saved.first, std::span(&saved.second, 1));
   software_.clear();
   controller_.clear_breakpoints();
-  if (auto released = controller_.release_all(std::nullopt); !released)
-    log::warn("gdb: {}", released.error().message());
   detached_ = true;
   log::info("gdb: detached; the guest goes on");
   return "OK";

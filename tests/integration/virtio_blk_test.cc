@@ -163,7 +163,33 @@ TEST_CASE("bad disks are refused before the guest starts", "[kvm][virtio]") {
   CHECK(too_many.status == 2);
   CHECK(too_many.err.find("17 disks are more than the 16") != std::string::npos);
 
+  // The same image twice in one VM, writable: refused at once, by name.
   auto twice = boot("hello.pvh.elf", "", {"path=" + image.path(), "path=" + image.path()});
-  CHECK(twice.status == 10);
-  CHECK(twice.err.find("in use") != std::string::npos);
+  CHECK(twice.status == 2);
+  CHECK(twice.err.find("are the same file, and a writable disk cannot share it") !=
+        std::string::npos);
+}
+
+TEST_CASE("an image another VMM has open for writing is refused", "[kvm][virtio]") {
+  TempImage image(1 << 20);
+  // The first wisp holds the image (its lock) while the second tries to open it.
+  const char* script = R"script(
+out=$(mktemp)
+"$1" run --kernel "$2" --disk "path=$4" >"$out" 2>&1 &
+first=$!
+i=0
+until grep -q spinning "$out" || [ $i -ge 300 ]; do sleep 0.1; i=$((i + 1)); done
+"$1" run --kernel "$3" --disk "path=$4"
+echo "second status $?"
+kill $first
+wait $first
+rm -f "$out"
+)script";
+  auto result = run_process({"sh", "-c", script, "sh", kWisp, kit_guest("spin.pvh.elf"),
+                             kit_guest("hello.pvh.elf"), image.path()},
+                            "", kTimeout);
+  INFO("stdout: " << result.out << " stderr: " << result.err);
+  CHECK(result.out.find("second status 10") != std::string::npos);
+  CHECK(result.err.find("is in use: another open of it holds a conflicting lock") !=
+        std::string::npos);
 }

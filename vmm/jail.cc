@@ -95,6 +95,11 @@ Result<void> enter_jail(const JailRoot& root, const JailCgroup* cgroup, JailOwne
   if (::sethostname(hostname, sizeof(hostname) - 1) != 0) return fail_errno("jail: sethostname");
   TRY(root.enter());
   TRY(drop_privileges(owner));
+#if defined(__SANITIZE_ADDRESS__)
+  // LeakSanitizer stops the threads with ptrace at exit, which a process made non-dumpable by
+  // its uid change refuses. Only sanitizer builds keep the jailed VMM dumpable.
+  if (::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) return fail_errno("jail: PR_SET_DUMPABLE");
+#endif
   // The VMM does not outlive its supervisor. Set after the credential change, which clears it.
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return fail_errno("jail: PDEATHSIG");
   return {};

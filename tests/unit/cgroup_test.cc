@@ -21,7 +21,7 @@ constexpr std::string_view kV2Mounts =
 
 }  // namespace
 
-TEST_CASE("--cgroup values", "[cgroup]") {
+TEST_CASE("the values of --cgroup", "[cgroup]") {
   auto limits = parse_cgroup_limits("memory=512M,cpu=1.5,pids=100,parent=/wisp");
   REQUIRE(limits);
   CHECK(limits->memory_bytes == 512ull << 20);

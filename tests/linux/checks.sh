@@ -233,52 +233,6 @@ check decompress "--memory 512M" \
     'echo "cold-$((6 * 7))"; grep "Kernel code" /proc/iomem; poweroff -f' host:decompress_warm
 unset WISP_CACHE
 
-# gdb (the Python-less gdb-minimal whose path is in gdb-path) debugs Debian's kernel through
-# wisp's stub: a hardware breakpoint at start_kernel before anything else ran (--gdb-wait), a
-# backtrace, a hardware watchpoint on jiffies_64, an int3 breakpoint in execve, then detach and the
-# boot goes on. Debian ships the kernel's symbols only in its -dbg package: gdbsyms reads their
-# addresses from /proc/kallsyms first (nokaslr: the same in both boots).
-GDB=$(cat "$DIR/gdb-path" 2>/dev/null)
-ksyms_save() {
-    wait_exit "$pid"
-    tr -d '\r' <"$log" | sed -n 's/^ksym \([0-9a-f]*\) [a-zA-Z] \([a-z_0-9]*\)$/\2 \1/p' >"$WORK/ksyms"
-    sed 's/^/ksyms: /' "$WORK/ksyms"
-}
-ksym() { sed -n "s/^$1 //p" "$WORK/ksyms"; }
-gdb_attach() {  # in the background: gdb's output goes to $WORK/gdb.out
-    cat >"$WORK/gdb.cmds" <<EOF
-set pagination off
-target remote $WORK/gdb.sock
-hbreak *0x$(ksym start_kernel)
-continue
-info registers rip
-bt 1
-delete
-watch *(long *)0x$(ksym jiffies_64)
-continue
-delete
-break *0x$(ksym __x64_sys_execve)
-continue
-info registers rip
-delete
-detach
-EOF
-    i=0
-    until [ -S "$WORK/gdb.sock" ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
-    "$GDB" -nx -batch -x "$WORK/gdb.cmds" >"$WORK/gdb.out" 2>&1 &
-}
-gdb_report() {
-    wait_exit "$pid"
-    echo "start_kernel $(ksym start_kernel) execve $(ksym __x64_sys_execve)"
-    sed 's/^/gdb: /' "$WORK/gdb.out"
-}
-CMDLINE="console=ttyS0 panic=-1 quiet nokaslr"
-check gdbsyms "--memory 256M" \
-    'grep -w -e start_kernel -e __x64_sys_execve -e jiffies_64 /proc/kallsyms | sed "s/^/ksym /"; poweroff -f' \
-    host:ksyms_save
-check gdb "--memory 256M --gdb unix:$WORK/gdb.sock --gdb-wait" \
-    host:gdb_attach 'echo "after-gdb-$((6 * 7))"; poweroff -f' host:gdb_report
-
 # Disks. `quiet` keeps these boots short; errors still show. The root disk's own /sbin/init
 # (tools/guest/rootfs-init.sh) prints the marker too, and where / is; `poweroff` (not -f) goes
 # through its clean shutdown.

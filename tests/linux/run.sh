@@ -20,8 +20,6 @@ cp "$root"/boot/vmlinuz-* "$payload/vmlinuz"
 "$tools/guest/build-rootfs.sh" --kernel "$root" --size 16M "$payload/rootfs.ext4"
 cp "$("$tools/guest/fetch-kernel.sh" --generic)"/boot/vmlinuz-* "$payload/vmlinuz-generic"
 cp "$(dirname "${BASH_SOURCE[0]}")/checks.sh" "$payload/run.sh"
-gdb=$("$tools/guest/fetch-gdb.sh")  # Python-less: the test host has no Python library
-echo "$gdb" >"$payload/gdb-path"
 [[ -z "${WISP_LINUX_CHECKS:-}" ]] || echo "$WISP_LINUX_CHECKS" >"$payload/only"
 
 STALL_SECONDS=${WISP_CHECKS_STALL_SECONDS:-180}
@@ -34,8 +32,7 @@ run_testhost() {
     # In a session of its own, so that a stalled host goes down with all its processes.
     setsid "$tools/testhost/run.sh" --payload "$payload" --wisp "$wisp" --memory 8G \
         --timeout 1200 --include /usr/sbin/mke2fs --include /etc/mke2fs.conf \
-        --include /usr/sbin/debugfs --include /usr/sbin/e2fsck --include /usr/sbin/ip \
-        --include "$gdb" </dev/null >"$out" 2>&1 &
+        --include /usr/sbin/debugfs --include /usr/sbin/e2fsck --include /usr/sbin/ip </dev/null >"$out" 2>&1 &
     pid=$!
     while kill -0 "$pid" 2>/dev/null; do
         sleep 10

@@ -150,26 +150,6 @@ case $name in
         expect_line 'host: jail dir after: 1 entries'
         section | grep -q '^host: cgroup left' && fail "the jail's cgroup is left"
         expect_status 0 ;;
-    gdbsyms)
-        for symbol in start_kernel __x64_sys_execve jiffies_64; do
-            expect_line "host: ksyms: $symbol [0-9a-f]{16}"
-        done
-        expect_status 0 ;;
-    gdb)
-        start=$(capture 'host: start_kernel \([0-9a-f]*\) execve .*')
-        execve=$(capture 'host: start_kernel .* execve \([0-9a-f]*\)')
-        [[ -n "$start" && -n "$execve" ]] || fail "no symbol addresses from gdbsyms"
-        # start_kernel, reached through the hardware breakpoint; where bt starts.
-        expect_line "host: gdb: rip +0x$start +0x$start"
-        expect_line "host: gdb: #0  0x$start in \?\? \(\)"
-        expect_line 'host: gdb: Hardware watchpoint 2: \*\(long \*\)0x[0-9a-f]+'
-        expect_line 'host: gdb: New value = [0-9]+'
-        # The int3 breakpoint in execve, once the boot ran on.
-        expect_line "host: gdb: Breakpoint 3, 0x$execve in \?\? \(\)"
-        expect_line "host: gdb: rip +0x$execve +0x$execve"
-        expect_line 'host: gdb: \[Inferior 1 \(Remote target\) detached\]'
-        expect_line 'after-gdb-42'
-        expect_status 0 ;;
     net2)
         expect_line 'nics-eth[0-9]-eth[0-9]'
         expect_line 'nic1-ok-42'

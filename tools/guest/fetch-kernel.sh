@@ -33,6 +33,21 @@ newest_cached() {
     done | sort -V | tail -n1
 }
 
+download_deb() {  # download_deb PKG DIR: prints the path of the .deb
+    local pkg=$1 dir=$2 deb
+    deb=$(find "$dir" -maxdepth 1 -name "${pkg}_*.deb" | sort -V | tail -n1)
+    if [[ -z "$deb" ]]; then
+        log "downloading $pkg"
+        # apt-get download writes into the current directory; as root it warns about
+        # the unsandboxed download, which is harmless here.
+        (cd "$dir" && apt-get download -qq "$pkg" </dev/null 2>&1) \
+            | { grep -v 'unsandboxed' >&2 || true; }
+        deb=$(find "$dir" -maxdepth 1 -name "${pkg}_*.deb" | sort -V | tail -n1)
+        [[ -n "$deb" ]] || die "apt-get download $pkg failed"
+    fi
+    printf '%s\n' "$deb"
+}
+
 # prepare_modules ROOT: plain .ko files and a fresh modules.dep under ROOT/lib/modules/*.
 prepare_modules() {
     local root=$1 moddir release

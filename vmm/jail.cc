@@ -177,12 +177,16 @@ int run_in_jail(const JailConfig& jail, VmConfig config,
   JailOwner owner = owner_of(jail);
   std::optional<JailCgroup> cgroup;
   std::optional<JailRoot> root;
+  Fd own_pid_namespace;
   auto prepared = [&]() -> Result<void> {
     TRY(make_serial_files(config, owner));
     if (jail.cgroup)
       cgroup.emplace(TRY(JailCgroup::create(*jail.cgroup, fmt::format("wisp-{}", ::getpid()))));
     root.emplace(TRY(JailRoot::prepare(absolute(jail.directory), files_for(config),
                                        devices_for(config), owner)));
+    // The next child (the VMM) is PID 1 of a new namespace; this process stays in its own.
+    own_pid_namespace.reset(::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC));
+    if (!own_pid_namespace.valid()) return fail_errno("jail: /proc/self/ns/pid");
     if (::unshare(CLONE_NEWPID) != 0) return fail_errno("jail: unshare(CLONE_NEWPID)");
     return {};
   }();
@@ -210,6 +214,10 @@ int run_in_jail(const JailConfig& jail, VmConfig config,
     }
     std::exit(run_vmm(config));
   }
+  // Children made later (a sanitizer's helper at exit) go in this process's namespace, not in
+  // the VMM's, where none can be made once the VMM, its PID 1, has exited.
+  if (::setns(own_pid_namespace.get(), CLONE_NEWPID) != 0)
+    log::warn("jail: setns back to this process's PID namespace: {}", std::strerror(errno));
   int status = supervise(vmm, signals);
   ::sigprocmask(SIG_SETMASK, &previous, nullptr);
   return status;

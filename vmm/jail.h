@@ -27,7 +27,8 @@ struct JailConfig {
 // A uid or gid: a number (names would need NSS, which a static binary cannot load).
 Result<uint32_t> parse_id(std::string_view text, std::string_view option);
 
-// DIR exists, is a directory and is not /.
+// DIR exists, is a directory other than /, belongs to this user, is writable by nobody else, and
+// the jailed uid can enter it.
 Result<void> validate_jail(const JailConfig& jail);
 
 // Runs `run_vmm` jailed, in a child process, and returns its exit status (or 10 when the jail

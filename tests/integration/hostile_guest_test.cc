@@ -17,10 +17,12 @@
 
 #include "tests/integration/paths.h"
 #include "tests/integration/process.h"
+#include "tests/integration/temp_image.h"
 
 using wisp::test::kit_guest;
 using wisp::test::kWisp;
 using wisp::test::run_process;
+using wisp::test::TempImage;
 
 namespace {
 
@@ -66,33 +68,13 @@ constexpr Attack kAttacks[] = {
 };
 
 // A 1 MiB image that starts with "WISPDISK" (what the liveness check reads back), with a
-// pattern after it; removed when the test ends.
-class DiskImage {
- public:
-  DiskImage() {
-    char name[] = "/tmp/wisp-hostile-XXXXXX";
-    int fd = ::mkstemp(name);
-    REQUIRE(fd >= 0);
-    path_ = name;
-    std::vector<uint8_t> data(kImageBytes);
-    for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i * 7 + 3);
-    std::copy_n("WISPDISK", 8, data.begin());
-    REQUIRE(::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()));
-    ::close(fd);
-  }
-  ~DiskImage() { ::unlink(path_.c_str()); }
-  DiskImage(const DiskImage&) = delete;
-  DiskImage& operator=(const DiskImage&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::vector<uint8_t> contents() const {
-    std::ifstream in(path_, std::ios::binary);
-    return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
-  }
-
- private:
-  std::string path_;
-};
+// pattern after it.
+std::vector<uint8_t> disk_bytes() {
+  std::vector<uint8_t> data(kImageBytes);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i * 7 + 3);
+  std::copy_n("WISPDISK", 8, data.begin());
+  return data;
+}
 
 size_t count_lines(const std::string& text) {
   return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
@@ -103,7 +85,7 @@ size_t count_lines(const std::string& text) {
 TEST_CASE("Wisp survives every attack of the hostile guest", "[kvm][hostile]") {
   const Attack& attack = GENERATE(from_range(std::begin(kAttacks), std::end(kAttacks)));
   INFO("attack=" << attack.name);
-  DiskImage image;
+  TempImage image(disk_bytes());
   std::vector<uint8_t> before = image.contents();
   std::string disk = "path=" + image.path() + (attack.read_only_disk ? ",readonly=on" : "");
   auto result = run_process(

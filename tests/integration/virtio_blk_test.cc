@@ -14,10 +14,12 @@
 
 #include "tests/integration/paths.h"
 #include "tests/integration/process.h"
+#include "tests/integration/temp_image.h"
 
 using wisp::test::kit_guest;
 using wisp::test::kWisp;
 using wisp::test::run_process;
+using wisp::test::TempImage;
 
 namespace {
 
@@ -27,28 +29,6 @@ constexpr uint64_t kSectorBytes = 512;
 constexpr uint64_t kTestSectors = 64;  // what the virtio_blk guest writes, from sector 0
 
 // An image file that is removed when the test ends.
-class TempImage {
- public:
-  explicit TempImage(uint64_t bytes, uint8_t fill = 0) {
-    char name[] = "/tmp/wisp-virtio-blk-XXXXXX";
-    int fd = ::mkstemp(name);
-    REQUIRE(fd >= 0);
-    path_ = name;
-    std::vector<uint8_t> data(bytes, fill);
-    REQUIRE(::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()));
-    ::close(fd);
-  }
-  ~TempImage() { ::unlink(path_.c_str()); }
-  const std::string& path() const { return path_; }
-  std::vector<uint8_t> contents() const {
-    std::ifstream in(path_, std::ios::binary);
-    return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
-  }
-
- private:
-  std::string path_;
-};
-
 // Boots a kit guest with disks; argv starts with what runs wisp (itself, or a launcher).
 wisp::test::ProcessResult boot(const std::string& guest, const std::string& cmdline,
                                const std::vector<std::string>& disks,

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "vmm/exit_status.h"
 #include "vmm/jail_root.h"
 #include "vmm/privileges.h"
+#include "vmm/teardown_handoff.h"
 
 namespace wisp {
 namespace {
@@ -195,6 +197,13 @@ int run_in_jail(const JailConfig& jail, VmConfig config,
     return kExitError;
   }
 
+  // The VMM sends its KVM descriptors back at exit, for the teardown to happen out here.
+  int teardown[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, teardown) != 0) {
+    log::error("jail: socketpair: {}", std::strerror(errno));
+    return kExitError;
+  }
+  Fd supervisor_end(teardown[0]), vmm_end(teardown[1]);
   sigset_t signals = forwarded_and_child_signals();
   sigset_t previous;
   ::sigprocmask(SIG_BLOCK, &signals, &previous);
@@ -207,6 +216,7 @@ int run_in_jail(const JailConfig& jail, VmConfig config,
     // The child leaves with exit(), never by returning: the supervisor's objects are not its
     // to destroy.
     ::sigprocmask(SIG_SETMASK, &previous, nullptr);
+    send_kvm_teardown_to(vmm_end.get());
     auto entered = enter_jail(*root, cgroup ? &*cgroup : nullptr, owner, uses_named_tap(config));
     if (!entered) {
       log::error("{}", entered.error().message());
@@ -218,8 +228,10 @@ int run_in_jail(const JailConfig& jail, VmConfig config,
   // the VMM's, where none can be made once the VMM, its PID 1, has exited.
   if (::setns(own_pid_namespace.get(), CLONE_NEWPID) != 0)
     log::warn("jail: setns back to this process's PID namespace: {}", std::strerror(errno));
+  vmm_end.reset();
   int status = supervise(vmm, signals);
   ::sigprocmask(SIG_SETMASK, &previous, nullptr);
+  hand_off_kvm_teardown_received(supervisor_end.get());
   return status;
 }
 

@@ -97,7 +97,8 @@ constexpr std::initializer_list<int> kMainThread = {
     SCMP_SYS(fallocate),
     SCMP_SYS(ftruncate),
     SCMP_SYS(uname),
-    SCMP_SYS(unlink),  // the gdb stub's unix socket, at exit
+    SCMP_SYS(unlink),   // the gdb stub's unix socket, at exit
+    SCMP_SYS(sendmsg),  // a jailed VMM's KVM descriptors, to its supervisor at exit
     // Threads started after this filter (a restarted guest's) install their own.
     SCMP_SYS(seccomp),
 };

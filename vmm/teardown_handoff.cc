@@ -2,16 +2,66 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <climits>
+#include <cstring>
 #include <vector>
 
 #include "vmm/base/log.h"
 
 namespace wisp {
 namespace {
+
+int g_supervisor_socket = -1;  // a jailed VMM's line to its supervisor
+// Descriptors per message: the kernel takes at most SCM_MAX_FD (253).
+constexpr size_t kDescriptorsPerMessage = 250;
+
+bool send_descriptors(int socket, std::span<const int> fds) {
+  while (!fds.empty()) {
+    std::span<const int> part = fds.first(std::min(fds.size(), kDescriptorsPerMessage));
+    std::vector<char> control(CMSG_SPACE(part.size_bytes()));
+    char byte = 0;
+    iovec data{&byte, 1};
+    msghdr message{};
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    message.msg_control = control.data();
+    message.msg_controllen = control.size();
+    cmsghdr* header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(part.size_bytes());
+    std::memcpy(CMSG_DATA(header), part.data(), part.size_bytes());
+    if (::sendmsg(socket, &message, MSG_NOSIGNAL) < 0) return false;
+    fds = fds.subspan(part.size());
+  }
+  return true;
+}
+
+std::vector<int> receive_descriptors(int socket) {
+  std::vector<int> fds;
+  while (true) {
+    std::vector<char> control(CMSG_SPACE(kDescriptorsPerMessage * sizeof(int)));
+    char byte;
+    iovec data{&byte, 1};
+    msghdr message{};
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    message.msg_control = control.data();
+    message.msg_controllen = control.size();
+    if (::recvmsg(socket, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0) return fds;
+    for (cmsghdr* header = CMSG_FIRSTHDR(&message); header;
+         header = CMSG_NXTHDR(&message, header)) {
+      if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+      size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      const auto* received = reinterpret_cast<const int*>(CMSG_DATA(header));
+      fds.insert(fds.end(), received, received + count);
+    }
+  }
+}
 
 // Closes every descriptor of this process except those in `keep` (sorted). Runs in the forked
 // child, so it makes system calls only.
@@ -27,6 +77,7 @@ void close_all_except(const std::vector<int>& keep) {
 }  // namespace
 
 void hand_off_kvm_teardown(std::span<const int> kvm_fds) {
+  if (g_supervisor_socket >= 0 && send_descriptors(g_supervisor_socket, kvm_fds)) return;
   int exit_pipe[2];  // the write end lives as long as this process: EOF tells the child it exited
   if (::pipe2(exit_pipe, O_CLOEXEC) < 0) return;
   // The child's write end closes once it has closed everything else: EOF tells this process that
@@ -67,6 +118,19 @@ void hand_off_kvm_teardown(std::span<const int> kvm_fds) {
     }
   }
   ::close(closed_pipe[0]);
+}
+
+void send_kvm_teardown_to(int socket) {
+  g_supervisor_socket = socket;
+}
+
+void hand_off_kvm_teardown_received(int socket) {
+  std::vector<int> fds = receive_descriptors(socket);
+  if (fds.empty()) return;
+  log::debug("jail: the VM's teardown ({} descriptors) is handed off outside its PID namespace",
+             fds.size());
+  hand_off_kvm_teardown(fds);
+  for (int fd : fds) ::close(fd);
 }
 
 }  // namespace wisp

@@ -14,4 +14,11 @@ namespace wisp {
 // it does nothing, and the VM is torn down by this process as usual.
 void hand_off_kvm_teardown(std::span<const int> kvm_fds);
 
+// In a jailed VMM: hand_off_kvm_teardown sends the descriptors to the jail's supervisor over
+// `socket` (SCM_RIGHTS) rather than forking. A child forked here would stay in the VMM's PID
+// namespace, whose end (the VMM is its PID 1) waits for it: the wait the hand-off exists to skip.
+void send_kvm_teardown_to(int socket);
+// In the supervisor, once the VMM has exited: hands off the descriptors it sent, if any.
+void hand_off_kvm_teardown_received(int socket);
+
 }  // namespace wisp

@@ -231,7 +231,9 @@ int run_in_jail(const JailConfig& jail, VmConfig config,
   vmm_end.reset();
   int status = supervise(vmm, signals);
   ::sigprocmask(SIG_SETMASK, &previous, nullptr);
-  hand_off_kvm_teardown_received(supervisor_end.get());
+  // KVM counts a VM's worker thread in the cgroup of the process that made the VM: with a
+  // cgroup of the jail's, the VM must be gone before the cgroup can be removed.
+  kvm_teardown_received(supervisor_end.get(), cgroup ? Teardown::kNow : Teardown::kHandOff);
   return status;
 }
 

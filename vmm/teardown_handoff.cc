@@ -124,12 +124,12 @@ void send_kvm_teardown_to(int socket) {
   g_supervisor_socket = socket;
 }
 
-void hand_off_kvm_teardown_received(int socket) {
+void kvm_teardown_received(int socket, Teardown when) {
   std::vector<int> fds = receive_descriptors(socket);
   if (fds.empty()) return;
-  log::debug("jail: the VM's teardown ({} descriptors) is handed off outside its PID namespace",
-             fds.size());
-  hand_off_kvm_teardown(fds);
+  log::debug("jail: the VM's teardown ({} descriptors) is {} outside its PID namespace", fds.size(),
+             when == Teardown::kNow ? "done" : "handed off");
+  if (when == Teardown::kHandOff) hand_off_kvm_teardown(fds);
   for (int fd : fds) ::close(fd);
 }
 

@@ -18,7 +18,9 @@ void hand_off_kvm_teardown(std::span<const int> kvm_fds);
 // `socket` (SCM_RIGHTS) rather than forking. A child forked here would stay in the VMM's PID
 // namespace, whose end (the VMM is its PID 1) waits for it: the wait the hand-off exists to skip.
 void send_kvm_teardown_to(int socket);
-// In the supervisor, once the VMM has exited: hands off the descriptors it sent, if any.
-void hand_off_kvm_teardown_received(int socket);
+// In the supervisor, once the VMM has exited: hands off the descriptors it sent, if any, or with
+// `now`, closes them here (the VM is gone when this returns).
+enum class Teardown { kHandOff, kNow };
+void kvm_teardown_received(int socket, Teardown when);
 
 }  // namespace wisp

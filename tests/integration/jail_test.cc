@@ -153,7 +153,7 @@ TEST_CASE("a jailed guest writes its disk and its serial log", "[kvm][jail]") {
   CHECK(result.status == kGuestExitedZero);
   CHECK(read_file(log).find("virtio-blk: ok") != std::string::npos);
   // The VM and its vCPU: torn down by the supervisor's helper, out of the VMM's PID namespace.
-  CHECK(result.err.find("the VM's teardown (2 descriptors) is handed off outside") !=
+  CHECK(result.err.find("the VM's teardown (2 descriptors) is handed off outside its PID") !=
         std::string::npos);
   struct stat status {};
   REQUIRE(::stat(log.c_str(), &status) == 0);

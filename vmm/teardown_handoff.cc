@@ -19,23 +19,33 @@ int g_supervisor_socket = -1;  // a jailed VMM's line to its supervisor
 // Descriptors per message: the kernel takes at most SCM_MAX_FD (253).
 constexpr size_t kDescriptorsPerMessage = 250;
 
+// One message of a byte and a control buffer for up to `descriptors` SCM_RIGHTS descriptors.
+struct DescriptorMessage {
+  explicit DescriptorMessage(size_t descriptors) : control(CMSG_SPACE(descriptors * sizeof(int))) {
+    header.msg_iov = &data;
+    header.msg_iovlen = 1;
+    header.msg_control = control.data();
+    header.msg_controllen = control.size();
+  }
+  DescriptorMessage(const DescriptorMessage&) = delete;
+  DescriptorMessage& operator=(const DescriptorMessage&) = delete;
+
+  char byte = 0;
+  iovec data{&byte, 1};
+  std::vector<char> control;
+  msghdr header{};
+};
+
 bool send_descriptors(int socket, std::span<const int> fds) {
   while (!fds.empty()) {
     std::span<const int> part = fds.first(std::min(fds.size(), kDescriptorsPerMessage));
-    std::vector<char> control(CMSG_SPACE(part.size_bytes()));
-    char byte = 0;
-    iovec data{&byte, 1};
-    msghdr message{};
-    message.msg_iov = &data;
-    message.msg_iovlen = 1;
-    message.msg_control = control.data();
-    message.msg_controllen = control.size();
-    cmsghdr* header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(part.size_bytes());
-    std::memcpy(CMSG_DATA(header), part.data(), part.size_bytes());
-    if (::sendmsg(socket, &message, MSG_NOSIGNAL) < 0) return false;
+    DescriptorMessage message(part.size());
+    cmsghdr* rights = CMSG_FIRSTHDR(&message.header);
+    rights->cmsg_level = SOL_SOCKET;
+    rights->cmsg_type = SCM_RIGHTS;
+    rights->cmsg_len = CMSG_LEN(part.size_bytes());
+    std::memcpy(CMSG_DATA(rights), part.data(), part.size_bytes());
+    if (::sendmsg(socket, &message.header, MSG_NOSIGNAL) < 0) return false;
     fds = fds.subspan(part.size());
   }
   return true;
@@ -44,20 +54,13 @@ bool send_descriptors(int socket, std::span<const int> fds) {
 std::vector<int> receive_descriptors(int socket) {
   std::vector<int> fds;
   while (true) {
-    std::vector<char> control(CMSG_SPACE(kDescriptorsPerMessage * sizeof(int)));
-    char byte;
-    iovec data{&byte, 1};
-    msghdr message{};
-    message.msg_iov = &data;
-    message.msg_iovlen = 1;
-    message.msg_control = control.data();
-    message.msg_controllen = control.size();
-    if (::recvmsg(socket, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0) return fds;
-    for (cmsghdr* header = CMSG_FIRSTHDR(&message); header;
-         header = CMSG_NXTHDR(&message, header)) {
-      if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
-      size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      const auto* received = reinterpret_cast<const int*>(CMSG_DATA(header));
+    DescriptorMessage message(kDescriptorsPerMessage);
+    if (::recvmsg(socket, &message.header, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0) return fds;
+    for (cmsghdr* rights = CMSG_FIRSTHDR(&message.header); rights;
+         rights = CMSG_NXTHDR(&message.header, rights)) {
+      if (rights->cmsg_level != SOL_SOCKET || rights->cmsg_type != SCM_RIGHTS) continue;
+      size_t count = (rights->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      const auto* received = reinterpret_cast<const int*>(CMSG_DATA(rights));
       fds.insert(fds.end(), received, received + count);
     }
   }

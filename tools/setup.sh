@@ -17,6 +17,7 @@ PACKAGES=(
     util-linux                                # unshare: the /dev/kvm error tests, private network namespaces
     iproute2                                  # ip: the network tests' TAPs and addresses
     gdb                                       # the gdb stub's tests
+    qemu-system-common                        # virtiofsd: --share, and the virtio-fs tests
 )
 
 main() {

@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+
 #include "vmm/exit_status.h"
 
 namespace wisp {
@@ -65,8 +67,16 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
       "Initial ramdisk; for Multiboot and PVH kernels a comma-separated list of modules");
   run->add_option("--cmdline", config.cmdline, "Kernel command line")->capture_default_str();
   run->add_option("--cpus", config.cpus, "Number of vCPUs")->capture_default_str();
-  add_parsed_option(run, "--memory", config.memory_bytes, parse_size,
-                    "Guest memory, e.g. 512M or 2G (default 512M)");
+  run->add_option_function<std::string>(
+      "--memory",
+      [&config](const std::string& text) {
+        auto memory = parse_memory(text);
+        if (!memory) throw CLI::ValidationError("--memory", memory.error().message());
+        config.memory_bytes = memory->bytes;
+        config.shared_memory = memory->shared;
+      },
+      "Guest memory: SIZE[,shared=on|off], e.g. 512M or 2G (default 512M); shared=on maps it "
+      "from a memfd that a vhost-user back end can map too (the default with --fs or --share)");
   add_parsed_option(
       run, "--serial", config.serial, [](std::string_view text) { return parse_serial(text); },
       "Serial console (COM1): stdio (default), file=PATH, tee=PATH (both) or none");
@@ -124,6 +134,50 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
       ->type_size(1)
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  run->add_option_function<std::vector<std::string>>(
+         "--fs",
+         [&config](const std::vector<std::string>& texts) {
+           for (const std::string& text : texts) {
+             auto fs = parse_fs(text);
+             if (!fs) throw CLI::ValidationError("--fs", fs.error().message());
+             config.filesystems.push_back(std::move(*fs));
+           }
+         },
+         "A virtio-fs file system (repeatable) served by a running vhost-user back end "
+         "(virtiofsd): tag=TAG,socket=PATH; the guest mounts it with mount -t virtiofs TAG DIR")
+      ->type_size(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  run->add_option_function<std::vector<std::string>>(
+         "--share",
+         [&config](const std::vector<std::string>& texts) {
+           for (const std::string& text : texts) {
+             auto shares = std::count_if(config.filesystems.begin(), config.filesystems.end(),
+                                         [](const FsConfig& fs) { return !fs.directory.empty(); });
+             auto fs = parse_share(text, static_cast<size_t>(shares));
+             if (!fs) throw CLI::ValidationError("--share", fs.error().message());
+             config.filesystems.push_back(std::move(*fs));
+           }
+         },
+         "Share a host directory with the guest through virtio-fs (repeatable): "
+         "DIR[,tag=TAG][,readonly=on]; Wisp runs virtiofsd for it (tag: share, share1, ...)")
+      ->type_size(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  CLI::Option* host_root = run->add_flag(
+      "--host-root", config.host_root,
+      "Boot with the host's root file system as the guest's (read-only through virtio-fs, with a "
+      "writable layer that the guest's power-off discards) and a shell in the current directory; "
+      "a kernel with virtio-fs as a module needs --initrd (tools/guest/build-initramfs.sh)");
+  run->add_option("--exec", config.exec_command,
+                  "With --host-root: run this shell command instead of a shell; Wisp exits with "
+                  "its status")
+      ->needs(host_root)
+      ->check(CLI::Validator(
+          [](const std::string& text) {
+            return text.empty() ? std::string("the command is empty") : std::string();
+          },
+          "CMD"));
   add_parsed_option(run, "--seccomp", config.seccomp, parse_seccomp_mode,
                     "System call filters per thread: on (default; a forbidden call ends Wisp with "
                     "status 10), log (the kernel logs it) or off");

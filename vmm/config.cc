@@ -123,10 +123,30 @@ std::vector<std::string> split_list(std::string_view text) {
 
 namespace {
 
-Result<bool> parse_on_off(std::string_view key, std::string_view value) {
+Result<bool> parse_on_off(std::string_view key, std::string_view value,
+                          std::string_view option = "--disk") {
   if (value == "on") return true;
   if (value == "off") return false;
-  return fail("--disk {}='{}' is not one of on, off", key, value);
+  return fail("{} {}='{}' is not one of on, off", option, key, value);
+}
+
+// "KEY=VALUE" fields of an option's value, each handed to `set`.
+template <typename SetField>
+Result<void> for_each_field(std::string_view option, std::string_view text,
+                            const std::vector<std::string>& fields, SetField set) {
+  for (const std::string& field : fields) {
+    size_t equals = field.find('=');
+    if (equals == std::string::npos)
+      return fail("{} '{}': '{}' is not KEY=VALUE", option, text, field);
+    TRY(set(std::string_view(field).substr(0, equals), std::string_view(field).substr(equals + 1)));
+  }
+  return {};
+}
+
+Result<void> check_fs_tag(std::string_view option, std::string_view tag) {
+  if (tag.empty() || tag.size() > kMaximumFsTagBytes)
+    return fail("{} tag='{}': a tag has 1 to {} bytes", option, tag, kMaximumFsTagBytes);
+  return {};
 }
 
 // A whole decimal number from 1 to `maximum`.
@@ -204,6 +224,78 @@ Result<void> set_net_field(NetConfig& nic, std::string_view key, std::string_vie
 
 }  // namespace
 
+Result<MemoryConfig> parse_memory(std::string_view text) {
+  std::vector<std::string> fields = split_list(text);
+  MemoryConfig memory;
+  bool sized = false;
+  if (!fields.empty() && fields.front().find('=') == std::string::npos) {
+    memory.bytes = TRY(parse_size(fields.front()));
+    fields.erase(fields.begin());
+    sized = true;
+  }
+  auto set_field = [&](std::string_view key, std::string_view value) -> Result<void> {
+    if (key == "size") {
+      memory.bytes = TRY(parse_size(value));
+      sized = true;
+    } else if (key == "shared") {
+      memory.shared = TRY(parse_on_off(key, value, "--memory"));
+    } else {
+      return fail("--memory has an unknown key '{}' (size, shared)", key);
+    }
+    return {};
+  };
+  TRY(for_each_field("--memory", text, fields, set_field));
+  if (!sized) return fail("--memory '{}' has no size", text);
+  return memory;
+}
+
+Result<FsConfig> parse_fs(std::string_view text) {
+  FsConfig fs;
+  auto set_field = [&](std::string_view key, std::string_view value) -> Result<void> {
+    if (key == "tag") {
+      TRY(check_fs_tag("--fs", value));
+      fs.tag = value;
+    } else if (key == "socket") {
+      if (value.empty()) return fail("--fs socket= is empty");
+      fs.socket = value;
+    } else {
+      return fail("--fs has an unknown key '{}' (tag, socket)", key);
+    }
+    return {};
+  };
+  TRY(for_each_field("--fs", text, split_list(text), set_field));
+  if (fs.tag.empty() || fs.socket.empty())
+    return fail("--fs '{}' needs tag=TAG and socket=PATH", text);
+  return fs;
+}
+
+Result<FsConfig> parse_share(std::string_view text, size_t index) {
+  std::vector<std::string> fields = split_list(text);
+  if (fields.empty() || fields.front().find('=') != std::string::npos)
+    return fail("--share '{}' does not start with a directory", text);
+  FsConfig fs;
+  fs.directory = fields.front();
+  fs.tag = index == 0 ? "share" : fmt::format("share{}", index);
+  fields.erase(fields.begin());
+  auto set_field = [&](std::string_view key, std::string_view value) -> Result<void> {
+    if (key == "tag") {
+      TRY(check_fs_tag("--share", value));
+      fs.tag = value;
+    } else if (key == "readonly") {
+      fs.read_only = TRY(parse_on_off(key, value, "--share"));
+    } else {
+      return fail("--share has an unknown key '{}' (tag, readonly)", key);
+    }
+    return {};
+  };
+  TRY(for_each_field("--share", text, fields, set_field));
+  return fs;
+}
+
+bool uses_shared_memory(const VmConfig& config) {
+  return config.shared_memory.value_or(!config.filesystems.empty());
+}
+
 Result<std::optional<NetConfig>> parse_net(std::string_view text) {
   if (text == "none") return std::nullopt;
   NetConfig nic;
@@ -271,6 +363,27 @@ Result<void> validate_disks(const VmConfig& config) {
   return {};
 }
 
+Result<void> validate_filesystems(const VmConfig& config) {
+  if (config.filesystems.size() > kMaximumFilesystems)
+    return fail("{} file systems are more than the {} Wisp supports", config.filesystems.size(),
+                kMaximumFilesystems);
+  if (!config.filesystems.empty() && config.shared_memory == false)
+    return fail("virtio-fs needs guest memory its back end can map: drop --memory ...,shared=off");
+  for (size_t i = 0; i < config.filesystems.size(); ++i) {
+    const FsConfig& fs = config.filesystems[i];
+    if (!fs.directory.empty()) {
+      struct stat file {};
+      if (::stat(fs.directory.c_str(), &file) != 0)
+        return fail_errno(fmt::format("--share {}", fs.directory));
+      if (!S_ISDIR(file.st_mode)) return fail("--share {}: not a directory", fs.directory);
+    }
+    for (size_t j = 0; j < i; ++j)
+      if (config.filesystems[j].tag == fs.tag)
+        return fail("two file systems have the tag '{}'; give each its own tag=", fs.tag);
+  }
+  return {};
+}
+
 Result<void> validate_nics(const VmConfig& config) {
   if (config.no_network && !config.nics.empty())
     return fail("--net none cannot go with another --net");
@@ -315,6 +428,7 @@ Result<void> validate(const VmConfig& config) {
     return fail("the kernel command line contains a NUL byte");
   TRY(validate_disks(config));
   TRY(validate_nics(config));
+  TRY(validate_filesystems(config));
   TRY(validate_serial2(config));
   return {};
 }

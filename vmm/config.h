@@ -52,6 +52,23 @@ struct NetConfig {
 inline constexpr uint16_t kMaximumNetQueues = 16;
 inline constexpr size_t kMaximumNics = 8;
 
+// One --fs or --share: a virtio-fs device served by a vhost-user back end (virtiofsd).
+struct FsConfig {
+  std::string tag;         // what the guest mounts (mount -t virtiofs TAG DIR): 1 to 36 bytes
+  std::string socket;      // --fs: the socket of a back end that is already running
+  std::string directory;   // --share: Wisp starts virtiofsd for this directory, and stops it
+  bool read_only = false;  // --share: the guest may not change the directory
+};
+
+inline constexpr size_t kMaximumFilesystems = 8;
+inline constexpr size_t kMaximumFsTagBytes = 36;  // virtio 1.x §5.11.4
+
+// --memory SIZE[,shared=on|off].
+struct MemoryConfig {
+  uint64_t bytes = 512ull << 20;
+  std::optional<bool> shared;
+};
+
 struct VmConfig {
   std::string kernel_path;
   std::vector<std::string> initrd_paths;  // --initrd A,B: one module each
@@ -68,6 +85,14 @@ struct VmConfig {
   std::vector<DiskConfig> disks;
   std::vector<NetConfig> nics;
   bool no_network = false;  // --net none
+  std::vector<FsConfig> filesystems;
+  // --host-root: the guest's root is the host's (host_root.h); --exec: the command it runs
+  // instead of a shell, whose exit status becomes Wisp's.
+  bool host_root = false;
+  std::string exec_command;
+  // --memory ...,shared=on|off: guest RAM in a memfd mapped shared, which a vhost-user back end
+  // can map too, or private anonymous memory. Unsaid: shared exactly when virtio-fs needs it.
+  std::optional<bool> shared_memory;
   SeccompMode seccomp = kDefaultSeccompMode;
   std::optional<gdb::Address> gdb;  // --gdb: where a debugger connects
   bool gdb_wait = false;  // --gdb-wait: the guest waits for it before its first instruction
@@ -99,6 +124,15 @@ Result<uint64_t> parse_address(std::string_view text);
 Result<DiskConfig> parse_disk(std::string_view text);
 // "tap=NAME[,mac=MAC][,queues=N]", "fd=N[,mac=MAC]", or "none" (nothing).
 Result<std::optional<NetConfig>> parse_net(std::string_view text);
+// "SIZE[,shared=on|off]" or "size=SIZE[,shared=on|off]".
+Result<MemoryConfig> parse_memory(std::string_view text);
+// "tag=TAG,socket=PATH".
+Result<FsConfig> parse_fs(std::string_view text);
+// "DIR[,tag=TAG][,readonly=on]"; the tag defaults to "share" then "share1", ... by `index`.
+Result<FsConfig> parse_share(std::string_view text, size_t index);
+// Whether guest RAM is shared (see VmConfig::shared_memory).
+bool uses_shared_memory(const VmConfig& config);
+
 // "a,b,c" into its non-empty parts.
 std::vector<std::string> split_list(std::string_view text);
 

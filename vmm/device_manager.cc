@@ -4,6 +4,7 @@
 #include "devices/block/sync_backend.h"
 #include "devices/net/tap.h"
 #include "devices/virtio/block.h"
+#include "devices/virtio/fs.h"
 #include "devices/virtio/mmio_transport.h"
 #include "devices/virtio/net.h"
 #include "firmware/layout.h"
@@ -169,7 +170,42 @@ Result<void> DeviceManager::add_nic(const NetConfig& nic, uint32_t cpus) {
   return {};
 }
 
-Result<void> DeviceManager::attach_virtio(VirtioSlot& slot, uint32_t gsi) {
+Result<void> DeviceManager::add_fs(const FsConfig& fs, vhost_user::Frontend& backend) {
+  static_assert(kMaximumFsTagBytes == virtio::kFsTagBytes);
+  uint32_t gsi = 0;
+  std::unique_ptr<VirtioSlot> slot =
+      TRY(new_virtio_slot(fmt::format("fs{}", fs_count_), ThreadKind::kFsDevice, gsi));
+  auto device = std::make_unique<virtio::FsDevice>(
+      memory_, virtio::FsDeviceOptions{slot->name, fs.tag}, backend, *slot->irq, *slot->thread);
+  virtio::FsDevice* fs_device = device.get();
+  slot->device = std::move(device);
+  TRY(attach_virtio(*slot, gsi, Notified::kByBackend));
+
+  DeviceThread* thread = slot->thread.get();
+  virtio::FsQueueSignals signals;
+  for (uint16_t queue = 0; queue < fs_device->queue_count(); ++queue)
+    slot->backend_calls.push_back(TRY(EventFd::create()));
+  for (uint16_t queue = 0; queue < fs_device->queue_count(); ++queue) {
+    EventFd& call = slot->backend_calls[queue];  // the vector no longer grows
+    signals.kicks.push_back(slot->queue_notifiers[queue].fd());
+    signals.calls.push_back(call.fd());
+    TRY(thread->watch(call.fd(), [fs_device, &call] {
+      call.drain();
+      fs_device->backend_used_buffers();
+    }));
+  }
+  TRY(thread->watch(backend.socket_fd(), [fs_device] { fs_device->backend_hung_up(); }));
+  fs_device->connect_signals(std::move(signals), [thread, name = slot->name](int fd, bool on) {
+    if (auto set = thread->set_watching(fd, on); !set)
+      log::error("{}: {}", name, set.error().message());
+  });
+  log::debug("{}: tag {}, served by {}", slot->name, fs.tag, backend.name());
+  virtio_.push_back(std::move(slot));
+  ++fs_count_;
+  return {};
+}
+
+Result<void> DeviceManager::attach_virtio(VirtioSlot& slot, uint32_t gsi, Notified notified) {
   uint64_t window = TRY(allocate_mmio_window());
   virtio::VirtioDevice& device = *slot.device;
   for (uint16_t queue = 0; queue < device.queue_count(); ++queue)
@@ -184,6 +220,7 @@ Result<void> DeviceManager::attach_virtio(VirtioSlot& slot, uint32_t gsi) {
       notifier.drain();
       device.notify_queue(queue);
     }));
+    if (notified == Notified::kByBackend) TRY(slot.thread->set_watching(notifier.fd(), false));
   }
   auto transport = std::make_shared<virtio::MmioTransport>(device, [&slot](uint16_t queue) {
     // A notification KVM did not catch: deliver it the way the ioeventfd would have.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "devices/legacy/serial.h"
+#include "devices/vhost_user/frontend.h"
 #include "devices/virtio/virtio_device.h"
 #include "firmware/platform.h"
 #include "vmm/base/bus.h"
@@ -37,6 +38,9 @@ class DeviceManager {
   Result<void> add_disk(const DiskConfig& disk);
   // A virtio-net device on a TAP, with up to `cpus` queue pairs, on its own thread.
   Result<void> add_nic(const NetConfig& nic, uint32_t cpus);
+  // A virtio-fs device whose queues `backend` serves; its thread relays the back end's
+  // interrupts and watches for it going away.
+  Result<void> add_fs(const FsConfig& fs, vhost_user::Frontend& backend);
 
   const PlatformDescription& platform() const { return platform_; }
 
@@ -55,13 +59,18 @@ class DeviceManager {
     std::unique_ptr<IrqLine> irq;
     std::unique_ptr<DeviceThread> thread;
     std::vector<EventFd> queue_notifiers;
+    std::vector<EventFd> backend_calls;  // a vhost-user back end's, one per queue
     std::unique_ptr<virtio::VirtioDevice> device;
   };
 
   Result<uint64_t> allocate_mmio_window();
   Result<uint32_t> allocate_gsi();
+  // Who waits on a queue's notifications: the device's thread, or a vhost-user back end (the
+  // thread then watches them only once told to).
+  enum class Notified { kByThread, kByBackend };
   // Places `slot.device` in a new window: bus, ioeventfds, description.
-  Result<void> attach_virtio(VirtioSlot& slot, uint32_t gsi);
+  Result<void> attach_virtio(VirtioSlot& slot, uint32_t gsi,
+                             Notified notified = Notified::kByThread);
   // A new slot named `name` with an interrupt line and a thread.
   Result<std::unique_ptr<VirtioSlot>> new_virtio_slot(std::string name, ThreadKind kind,
                                                       uint32_t& gsi);
@@ -77,6 +86,7 @@ class DeviceManager {
   std::vector<std::unique_ptr<VirtioSlot>> virtio_;
   uint32_t disk_count_ = 0;
   uint32_t nic_count_ = 0;
+  uint32_t fs_count_ = 0;
 };
 
 }  // namespace wisp

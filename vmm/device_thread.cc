@@ -64,23 +64,37 @@ void DeviceThread::run_and_wait(const std::function<void()>& task) {
   // Before start() and after stop() nothing else runs the device: run the task here.
   if (!thread_.joinable() || on_this_thread()) return task();
   std::unique_lock lock(mutex_);
-  pending_.push_back(&task);
+  pending_.push_back(Task{&task, {}});
   uint64_t ticket = ++tasks_queued_;
   tasks_ready_.signal();
   task_done_.wait(lock, [&] { return tasks_finished_ >= ticket; });
+}
+
+void DeviceThread::post(std::function<void()> task) {
+  // Before start() and after stop() nothing else runs the device: run the task here.
+  if (!thread_.joinable()) return task();
+  std::lock_guard lock(mutex_);
+  pending_.push_back(Task{nullptr, std::move(task)});
+  tasks_ready_.signal();
 }
 
 void DeviceThread::run_pending_tasks() {
   tasks_ready_.drain();
   std::unique_lock lock(mutex_);
   while (!pending_.empty()) {
-    const std::function<void()>* task = pending_.front();
+    Task task = std::move(pending_.front());
     pending_.pop_front();
     lock.unlock();
-    (*task)();
+    if (task.waited) {
+      (*task.waited)();
+    } else {
+      task.posted();
+    }
     lock.lock();
-    ++tasks_finished_;
-    task_done_.notify_all();
+    if (task.waited) {
+      ++tasks_finished_;
+      task_done_.notify_all();
+    }
   }
 }
 

@@ -39,6 +39,7 @@ class DeviceThread final : public DeviceWorker {
   void stop(const std::function<void()>& last_task);
 
   void run_and_wait(const std::function<void()>& task) override;
+  void post(std::function<void()> task) override;
 
  private:
   DeviceThread(std::string name, EventLoop loop, EventFd tasks_ready)
@@ -54,7 +55,12 @@ class DeviceThread final : public DeviceWorker {
 
   std::mutex mutex_;
   std::condition_variable task_done_;
-  std::deque<const std::function<void()>*> pending_;  // owned by the callers, who wait
+  // In the order they came: a task a caller waits for (and owns), or one posted.
+  struct Task {
+    const std::function<void()>* waited = nullptr;
+    std::function<void()> posted;
+  };
+  std::deque<Task> pending_;
   uint64_t tasks_queued_ = 0;
   uint64_t tasks_finished_ = 0;
 };

@@ -10,6 +10,7 @@
 #include "vmm/cli.h"
 #include "vmm/exit_status.h"
 #include "vmm/host_decompression.h"
+#include "vmm/host_root.h"
 #include "vmm/teardown_handoff.h"
 #include "vmm/vm.h"
 
@@ -45,8 +46,19 @@ int run_vm(const wisp::VmConfig& config, std::optional<wisp::ImageFile> vmlinux,
     }
     gdb = std::move(*listener);
   }
+  // The virtio-fs back ends, also for the whole run: --share's virtiofsd is started once.
+  std::unique_ptr<wisp::FileShares> shares;
+  if (!config.filesystems.empty()) {
+    auto started = wisp::FileShares::start(config);
+    if (!started) {
+      wisp::log::error("{}", started.error().message());
+      return wisp::kExitError;
+    }
+    shares = std::move(*started);
+  }
   while (true) {
-    auto vm = wisp::Vm::create(config, timing, vmlinux ? &*vmlinux : nullptr, gdb.get());
+    auto vm =
+        wisp::Vm::create(config, timing, vmlinux ? &*vmlinux : nullptr, gdb.get(), shares.get());
     // Kept for a restart only: decompressed into memory, it would hold tens of MiB.
     if (config.on_reboot != wisp::RebootAction::kRestart) vmlinux.reset();
     if (!vm) {
@@ -85,8 +97,21 @@ int main(int argc, char** argv) {
   if (!command) return early_exit;
   wisp::log::set_level(command->log_level);
 
+  // Before validation: it adds the file systems and kernel command-line words it needs.
+  std::optional<wisp::HostRootRun> host_root;
+  if (command->config.host_root) {
+    auto prepared = wisp::HostRootRun::prepare(command->config, command->config.exec_command);
+    if (!prepared) {
+      wisp::log::error("{}", prepared.error().message());
+      return prepared.error().is_usage() ? wisp::kExitUsage : wisp::kExitError;
+    }
+    host_root.emplace(std::move(*prepared));
+  }
+
   auto valid = wisp::validate(command->config);
   if (valid && command->jailed()) valid = wisp::validate_jail(command->jail);
+  if (valid && command->jailed() && !command->config.filesystems.empty())
+    valid = wisp::fail("--fs and --share do not work with --jail yet");
   if (!valid) {
     wisp::log::error("{}", valid.error().message());
     return wisp::kExitUsage;
@@ -103,6 +128,8 @@ int main(int argc, char** argv) {
   std::optional<wisp::ImageFile> vmlinux = wisp::prepare_decompressed_kernel(command->config);
   auto run = [&](const wisp::VmConfig& config) {
     int status = run_vm(config, std::move(vmlinux), command->boot_timing ? &timing : nullptr);
+    // A guest that powered off after its --host-root command: the command's status.
+    if (host_root && status == 0) status = host_root->guest_status().value_or(status);
     if (command->boot_timing)
       wisp::log::write(wisp::log::Level::kInfo, "boot timing: " + timing.report());
     return status;

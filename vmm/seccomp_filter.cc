@@ -97,15 +97,24 @@ constexpr std::initializer_list<int> kMainThread = {
     SCMP_SYS(fallocate),
     SCMP_SYS(ftruncate),
     SCMP_SYS(uname),
-    SCMP_SYS(unlink),   // the gdb stub's unix socket, at exit
-    SCMP_SYS(sendmsg),  // a jailed VMM's KVM descriptors, to its supervisor at exit
-    // Threads started after this filter (a restarted guest's) install their own.
+    SCMP_SYS(unlink),        // the gdb stub's unix socket, at exit
+    SCMP_SYS(unlinkat),      // --host-root's run directory, at exit
+    SCMP_SYS(sendmsg),       // a jailed VMM's KVM descriptors, to its supervisor at exit
+    SCMP_SYS(memfd_create),  // shared guest RAM (virtio-fs), again for a restarted guest
+    SCMP_SYS(rmdir),         // --share's socket directory, at exit
+                      // Threads started after this filter (a restarted guest's) install their own.
     SCMP_SYS(seccomp),
 };
 
 constexpr std::initializer_list<int> kDebuggerThread = {
     SCMP_SYS(poll),   SCMP_SYS(ppoll),    SCMP_SYS(accept4),  SCMP_SYS(accept),
     SCMP_SYS(sendto), SCMP_SYS(recvfrom), SCMP_SYS(shutdown),
+};
+
+// A vhost-user back end's socket: requests with descriptors out, replies in.
+constexpr std::initializer_list<int> kFsDeviceThread = {
+    SCMP_SYS(sendmsg),
+    SCMP_SYS(recvfrom),
 };
 
 constexpr std::initializer_list<int> kBlockDeviceThread = {
@@ -133,6 +142,7 @@ constexpr std::initializer_list<unsigned long> kDebuggerIoctls = {
 constexpr std::initializer_list<unsigned long> kNetDeviceIoctls = {TUNSETOFFLOAD, TUNSETQUEUE,
                                                                    kRestoreTerminal};
 constexpr std::initializer_list<unsigned long> kBlockDeviceIoctls = {kRestoreTerminal};
+constexpr std::initializer_list<unsigned long> kFsDeviceIoctls = {kRestoreTerminal};
 // The main thread's ioctls by type (bits 8-15): KVM's, the terminal's and the TAP's ('T'), the
 // network interfaces' (SIOC*: 0x89), the block devices' (BLKGETSIZE64: 0x12).
 constexpr std::initializer_list<unsigned long> kMainIoctlTypes = {KVMIO, 'T', 0x89, 0x12};
@@ -248,6 +258,9 @@ Result<void> add_rules(const Context& context, ThreadKind kind) {
       return allow_ioctls(context, kBlockDeviceIoctls);
     case ThreadKind::kNetDevice:
       return allow_ioctls(context, kNetDeviceIoctls);
+    case ThreadKind::kFsDevice:
+      TRY(allow(context, kFsDeviceThread));
+      return allow_ioctls(context, kFsDeviceIoctls);
     case ThreadKind::kDebugger:
       TRY(allow(context, kDebuggerThread));
       return allow_ioctls(context, kDebuggerIoctls);
@@ -274,6 +287,8 @@ const char* thread_kind_name(ThreadKind kind) {
       return "disk";
     case ThreadKind::kNetDevice:
       return "network";
+    case ThreadKind::kFsDevice:
+      return "file system";
     case ThreadKind::kDebugger:
       return "gdb";
   }

@@ -28,6 +28,7 @@ enum class ThreadKind {
   kVcpu,         // KVM_RUN and the device registers
   kBlockDevice,  // a disk's queues: io_uring or plain reads and writes on the image
   kNetDevice,    // a NIC's queues: reads and writes on the TAP
+  kFsDevice,     // a virtio-fs device: talks to its vhost-user back end
   kDebugger,     // the gdb stub: its socket, and the vCPUs' registers while they are held
 };
 

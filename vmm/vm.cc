@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 
@@ -48,12 +49,13 @@ Result<Fd> start_timeout_timer(std::chrono::steady_clock::time_point deadline) {
 
 Result<std::unique_ptr<Vm>> Vm::create(const VmConfig& config, BootTiming* timing,
                                        const ImageFile* decompressed_kernel,
-                                       const gdb::Listener* gdb) {
+                                       const gdb::Listener* gdb, const FileShares* shares) {
   KvmSystem kvm = TRY(KvmSystem::open());
   Fd vm_fd = TRY(kvm.create_vm());
   EventLoop loop = TRY(EventLoop::create());
   std::unique_ptr<Vm> vm(new Vm(config, std::move(kvm), std::move(vm_fd), std::move(loop)));
   vm->timing_ = timing;
+  vm->shares_ = shares;
   TRY(vm->check_capabilities());
   // The order saves SRCU grace periods, which each of these waits for: quick on a VM whose SRCU
   // is idle, 3 to 20 ms right after another. The MSR filter, then memory (the irqchip and PIT
@@ -119,11 +121,25 @@ Result<void> Vm::restrict_msrs() {
   return {};
 }
 
+// Guest RAM another process can map (virtio-fs's back end): one memfd holds every range.
+Result<void> Vm::create_shared_memory_file() {
+  Fd file(::memfd_create("wisp-guest-ram", MFD_CLOEXEC));
+  if (!file.valid()) return fail_errno("memfd_create for shared guest memory");
+  if (::ftruncate(file.get(), static_cast<off_t>(config_.memory_bytes)) != 0)
+    return fail_errno(
+        fmt::format("sizing shared guest memory to {} MiB", config_.memory_bytes >> 20));
+  memory_.set_shared_file(std::move(file));
+  return {};
+}
+
 Result<void> Vm::create_memory() {
+  if (uses_shared_memory(config_)) TRY(create_shared_memory_file());
   uint32_t slot = 0;
+  uint64_t file_offset = 0;
   for (const RamRange& range : ram_ranges(config_.memory_bytes)) {
     Mapping mapping =
-        TRY_CONTEXT(Mapping::guest_ram(range.size, range.start == 0 ? Mapping::kHugePage : 0),
+        TRY_CONTEXT(Mapping::guest_ram(range.size, range.start == 0 ? Mapping::kHugePage : 0,
+                                       memory_.shared_file(), file_offset),
                     fmt::format("allocating {} MiB of guest memory", range.size >> 20));
     kvm_userspace_memory_region region{};
     region.slot = slot++;
@@ -131,7 +147,8 @@ Result<void> Vm::create_memory() {
     region.memory_size = range.size;
     region.userspace_addr = reinterpret_cast<uint64_t>(mapping.data());
     TRY(checked_ioctl(vm_.fd(), KVM_SET_USER_MEMORY_REGION, &region, "KVM_SET_USER_MEMORY_REGION"));
-    TRY(memory_.add_region(range.start, std::move(mapping)));
+    TRY(memory_.add_region(range.start, std::move(mapping), file_offset));
+    file_offset += range.size;
   }
   return {};
 }
@@ -168,6 +185,10 @@ Result<void> Vm::create_devices() {
   TRY(devices_->add_pvpanic(std::make_shared<PvPanic>([this] { on_guest_panic(); })));
   for (const DiskConfig& disk : config_.disks) TRY(devices_->add_disk(disk));
   for (const NetConfig& nic : config_.nics) TRY(devices_->add_nic(nic, config_.cpus));
+  for (size_t i = 0; i < config_.filesystems.size(); ++i) {
+    if (!shares_) return fail("file system {} has no back end", config_.filesystems[i].tag);
+    TRY(devices_->add_fs(config_.filesystems[i], shares_->backend(i)));
+  }
   return {};
 }
 

@@ -21,6 +21,7 @@
 #include "vmm/console_output.h"
 #include "vmm/device_manager.h"
 #include "vmm/event_loop.h"
+#include "vmm/file_shares.h"
 #include "vmm/gdb/debug_controller.h"
 #include "vmm/gdb/listener.h"
 #include "vmm/gdb/server.h"
@@ -34,10 +35,11 @@ class Vm final : public VmStopper, public VcpuExitHandler {
   // `timing`, if given, is marked when the first vCPU starts and when the guest stops.
   // `decompressed_kernel`, if given, is the vmlinux of a bzImage kernel, decompressed on the host
   // (host_decompression.h); it must outlive create(). `gdb`, if given, is where a debugger
-  // connects (--gdb).
+  // connects (--gdb). `shares` holds the back ends of the config's file systems, if it has any.
   static Result<std::unique_ptr<Vm>> create(const VmConfig& config, BootTiming* timing = nullptr,
                                             const ImageFile* decompressed_kernel = nullptr,
-                                            const gdb::Listener* gdb = nullptr);
+                                            const gdb::Listener* gdb = nullptr,
+                                            const FileShares* shares = nullptr);
   ~Vm() override;
 
   // Runs the vCPUs and the console until the guest or the host stops the VM.
@@ -62,6 +64,7 @@ class Vm final : public VmStopper, public VcpuExitHandler {
   Result<void> check_capabilities() const;
   Result<void> create_irqchip();
   Result<void> restrict_msrs();
+  Result<void> create_shared_memory_file();
   Result<void> create_memory();
   Result<void> create_devices();
   Result<void> create_vcpus();
@@ -77,6 +80,7 @@ class Vm final : public VmStopper, public VcpuExitHandler {
 
   VmConfig config_;
   BootTiming* timing_ = nullptr;
+  const FileShares* shares_ = nullptr;
   KvmSystem kvm_;
   KvmVm vm_;
   EventLoop loop_;

@@ -146,6 +146,8 @@ void MmioTransport::write_register(uint64_t offset, uint32_t value) {
     case mmio::kQueueDeviceHigh:
       write_queue_address(QueuePart::kUsedRing, true, value);
       break;
+    case mmio::kShmSel:
+      break;  // no device has shared memory regions: each reads as absent, whichever is selected
     default:
       if (warnings_.allow("virtio-mmio"))
         log::warn("{}: write of {:#x} to read-only or reserved register {:#x} ignored",

@@ -40,6 +40,7 @@ inline constexpr uint64_t kQueueDriverLow = 0x090;
 inline constexpr uint64_t kQueueDriverHigh = 0x094;
 inline constexpr uint64_t kQueueDeviceLow = 0x0a0;
 inline constexpr uint64_t kQueueDeviceHigh = 0x0a4;
+inline constexpr uint64_t kShmSel = 0x0ac;
 inline constexpr uint64_t kShmLenLow = 0x0b0;
 inline constexpr uint64_t kShmLenHigh = 0x0b4;
 inline constexpr uint64_t kShmBaseLow = 0x0b8;

@@ -103,6 +103,10 @@ class VirtioDevice {
   bool needs_reset() const { return needs_reset_.load(); }
   // Interrupts the driver if it wants one for what `queue` returned (§2.7.7.2).
   void interrupt_if_needed(VirtQueue& queue);
+  // Interrupts the driver for used buffers that someone else (a vhost-user back end) returned,
+  // having decided itself that the driver wants the interrupt.
+  void signal_used_buffers() { raise_interrupt(kInterruptUsedBuffer); }
+  DeviceWorker& worker() { return worker_; }
   // The device cannot go on (a malformed ring): DEVICE_NEEDS_RESET and a configuration change
   // interrupt (§2.1.2), logged rate-limited.
   void fail_device(std::string_view why);

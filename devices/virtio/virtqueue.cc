@@ -65,7 +65,13 @@ void DescriptorChain::add(const GuestBuffer& buffer) {
 }
 
 VirtQueue::VirtQueue(const GuestMemory& memory, const QueueLayout& layout, Features features)
-    : memory_(&memory), size_(layout.size), features_(features) {}
+    : memory_(&memory), layout_(layout), size_(layout.size), features_(features) {}
+
+void VirtQueue::resume_from_used_ring() {
+  next_used_ = load_u16(used_, kRingIndexOffset, std::memory_order_acquire);
+  next_available_ = next_used_;
+  used_at_last_interrupt_check_ = next_used_;
+}
 
 Result<VirtQueue> VirtQueue::create(const GuestMemory& memory, const QueueLayout& layout,
                                     Features features) {

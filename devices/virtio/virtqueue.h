@@ -66,6 +66,12 @@ class VirtQueue {
                                   Features features);
 
   uint16_t size() const { return size_; }
+  // Where the driver put the rings (for a device whose rings another process serves).
+  const QueueLayout& layout() const { return layout_; }
+
+  // Takes over a queue that someone else served until now (a vhost-user back end that died):
+  // everything the used ring does not yet hold counts as not popped.
+  void resume_from_used_ring();
 
   // Fills `chain` with the next available chain: true if there was one, false if the ring is
   // empty, an error if the ring or the chain is malformed.
@@ -97,6 +103,7 @@ class VirtQueue {
                           DescriptorChain& chain);
 
   const GuestMemory* memory_;
+  QueueLayout layout_;
   uint16_t size_;
   Features features_;
   std::span<uint8_t> descriptors_;  // size_ * 16 bytes

@@ -113,12 +113,28 @@ TEST_CASE("bad devices and conflicting options are named", "[cli]") {
       {{"--entry", "0x1000"},
        "--load-address, --entry and --entry-mode go with --kernel-format raw"},
       {{"--initrd", disk + ",/nonexistent2"}, "initrd /nonexistent2: No such file or directory"},
+      {{"--share", "/nonexistent-dir"}, "--share /nonexistent-dir: No such file or directory"},
+      {{"--share", disk}, "--share " + disk + ": not a directory"},
+      {{"--share", "/tmp,readonly=maybe"}, "--share readonly='maybe' is not one of on, off"},
+      {{"--share", "/tmp,tag=x", "--share", "/var,tag=x"}, "two file systems have the tag 'x'"},
+      {{"--share", "/tmp", "--memory", "64M,shared=off"}, "drop --memory ...,shared=off"},
+      {{"--fs", "tag=a"}, "--fs 'tag=a' needs tag=TAG and socket=PATH"},
+      {{"--memory", "64M,shared=maybe"}, "--memory shared='maybe' is not one of on, off"},
+      {{"--exec", "true"}, "--exec requires --host-root"},
+      {{"--host-root", "--cmdline", "root=/dev/vda"}, "--host-root sets root= itself"},
   };
   for (const Row& row : rows) {
     std::vector<std::string> args = {"run", "--kernel", kHello};
     args.insert(args.end(), row.args.begin(), row.args.end());
     check_rejected(args, 2, row.message);
   }
+  // A back end that is not there is an error of the run, not of the command line.
+  auto no_backend = run_process(
+      {kWisp, "run", "--kernel", kHello, "--fs", "tag=a,socket=/nonexistent/virtiofsd.sock"}, "",
+      kTimeout);
+  CHECK(no_backend.status == 10);
+  CHECK_THAT(no_backend.err, Catch::Contains("--fs tag=a: connecting to the vhost-user back end "
+                                             "at /nonexistent/virtiofsd.sock"));
   // The same image may back several read-only disks. ("0": the guest exits with status 1.)
   auto shared = run_process({kWisp, "run", "--kernel", kHello, "--cmdline", "0", "--disk",
                              path + ",readonly=on", "--disk", path + ",readonly=on"},

@@ -404,6 +404,72 @@ check jail "--memory 512M --disk path=$WORK/jail.img --net tap=wtapj --jail $JAI
 "$IP" link del wtapj
 rmdir "$JAIL"
 
+# virtio-fs: wisp runs virtiofsd for two host directories, one read-only. The guest mounts
+# both, reads what the host wrote, writes a file the host then reads, and is refused a write
+# to the read-only one. Afterwards no virtiofsd and no socket directory is left.
+fs_leftovers() {
+    for p in /proc/[0-9]*; do
+        [ "$(cat "$p/comm" 2>/dev/null)" = virtiofsd ] && echo "virtiofsd left: ${p#/proc/}"
+    done
+    for d in "${TMPDIR:-/tmp}"/wisp-virtiofsd.*; do [ -e "$d" ] && echo "left: $d"; done
+}
+virtiofs_inspect() {
+    wait_exit "$pid"
+    echo "guest.txt: $(cat "$WORK/share/guest.txt" 2>&1)"
+    echo "read-only dir holds: $(ls "$WORK/ro" | tr '\n' ' ')"
+    fs_leftovers
+}
+mkdir -p "$WORK/share" "$WORK/ro"
+echo "written-by-the-host" >"$WORK/share/host.txt"
+echo "read-only-content" >"$WORK/ro/file.txt"
+CMDLINE="console=ttyS0 panic=-1 quiet wisp.modules=virtio_mmio,virtiofs"
+check virtiofs "--memory 512M --share $WORK/share,tag=hostdir --share $WORK/ro,tag=rodir,readonly=on" \
+    'mkdir -p /mnt/rw /mnt/ro; mount -t virtiofs hostdir /mnt/rw && mount -t virtiofs rodir /mnt/ro && echo "mounted-$((6 * 7))"; echo "host-says-$(cat /mnt/rw/host.txt)"; echo "written-by-the-guest" >/mnt/rw/guest.txt && sync && echo "wrote-$((6 * 7))"; echo "ro-says-$(cat /mnt/ro/file.txt)"; if echo x 2>/dev/null >/mnt/ro/new.txt; then echo "ro-accepted-$((6 * 7))"; else echo "ro-refused-$((6 * 7))"; fi; poweroff -f' \
+    host:virtiofs_inspect
+
+# virtiofsd killed while the guest has the file system mounted: the guest's next requests fail
+# with I/O errors, and wisp goes on and exits cleanly when the guest powers off.
+virtiofs_kill() {
+    wait_line "fs-mounted-42" || return
+    for p in /proc/[0-9]*; do
+        [ "$(cat "$p/comm" 2>/dev/null)" = virtiofsd ] && kill -9 "${p#/proc/}" && echo "killed virtiofsd"
+    done
+    sleep 1
+    echo go >&3
+    wait_exit "$pid"
+    fs_leftovers
+}
+check fskill "--memory 512M --share $WORK/share,tag=hostdir" \
+    'mkdir -p /mnt/rw; mount -t virtiofs hostdir /mnt/rw && echo "fs-mounted-$((6 * 7))"; read -r reply; if cat /mnt/rw/never-looked-up.txt; then echo "still-served-$((6 * 7))"; else echo "fs-error-$((6 * 7))"; fi; echo "alive-$((6 * 7))"; poweroff -f' \
+    host:virtiofs_kill
+
+# --host-root: the guest's root is this host's, read-only, with a writable layer that goes away
+# with the guest. --exec runs a command (a script here: the options are split into words) in
+# the current directory, and wisp exits with its status; without it, a shell.
+cat >"$WORK/hostroot-test.sh" <<SCRIPT
+#!/bin/sh
+echo "hostroot-pwd-\$(pwd)"
+echo "hostroot-file-\$(cat $WORK/share/host.txt)"
+echo overlay >/etc/wisp-overlay-test && echo "hostroot-overlay-\$(cat /etc/wisp-overlay-test)"
+exit 7
+SCRIPT
+chmod +x "$WORK/hostroot-test.sh"
+hostroot_inspect() {
+    echo "cwd $(pwd)"
+    wait_exit "$pid"
+    [ -e /etc/wisp-overlay-test ] && echo "the guest's write reached the host" || echo "host /etc untouched"
+    for d in "${TMPDIR:-/tmp}"/wisp-host-root.*; do [ -e "$d" ] && echo "left: $d"; done
+    fs_leftovers
+}
+CMDLINE="console=ttyS0 panic=-1 quiet"
+check hostroot "--memory 512M --host-root --exec $WORK/hostroot-test.sh" host:hostroot_inspect
+hostshell_type() {
+    wait_line "wisp-host-root: a shell in $(pwd); the guest powers off when it exits" || return
+    echo 'echo "shell-says-$((6 * 7))"; exit 5' >&3
+    hostroot_inspect
+}
+check hostshell "--memory 512M --host-root" host:hostshell_type
+
 # wisp killed (SIGKILL) right after the guest synced a file, while it writes and syncs another
 # over and over: nothing synced may be lost. It runs last: twice the test host stayed busy for
 # minutes after it (perhaps its 6.1 kernel cleaning up the killed process and the writes it had

@@ -32,7 +32,8 @@ run_testhost() {
     # In a session of its own, so that a stalled host goes down with all its processes.
     setsid "$tools/testhost/run.sh" --payload "$payload" --wisp "$wisp" --memory 8G \
         --timeout 1200 --include /usr/sbin/mke2fs --include /etc/mke2fs.conf \
-        --include /usr/sbin/debugfs --include /usr/sbin/e2fsck --include /usr/sbin/ip </dev/null >"$out" 2>&1 &
+        --include /usr/sbin/debugfs --include /usr/sbin/e2fsck --include /usr/sbin/ip \
+        --include /usr/lib/qemu/virtiofsd </dev/null >"$out" 2>&1 &
     pid=$!
     while kill -0 "$pid" 2>/dev/null; do
         sleep 10

@@ -150,6 +150,37 @@ case $name in
         expect_line 'host: jail dir after: 1 entries'
         section | grep -q '^host: cgroup left' && fail "the jail's cgroup is left"
         expect_status 0 ;;
+    virtiofs)
+        expect_line 'mounted-42'
+        expect_line 'host-says-written-by-the-host'
+        expect_line 'wrote-42'
+        expect_line 'ro-says-read-only-content'
+        expect_line 'ro-refused-42'
+        expect_line 'host: guest.txt: written-by-the-guest'
+        expect_line 'host: read-only dir holds: file.txt '
+        section | grep -q '^host: .*left' && fail "virtiofsd or its socket directory is left"
+        # Linux's driver looks for a DAX window through SHMSel: not a bad register write.
+        section | grep -q 'reserved register' && fail "a register write was refused"
+        expect_status 0 ;;
+    fskill)
+        expect_line 'fs-mounted-42'
+        expect_line 'host: killed virtiofsd'
+        expect_line 'fs-error-42'
+        expect_line 'alive-42'
+        expect_line 'wisp: error: fs0: the back end hung up .*'
+        section | grep -q '^host: .*left' && fail "a socket directory is left"
+        expect_status 0 ;;
+    hostroot)
+        expect_line "hostroot-pwd-$(capture 'host: cwd \(.*\)')"
+        expect_line 'hostroot-file-written-by-the-host'
+        expect_line 'hostroot-overlay-overlay'
+        expect_line 'host: host /etc untouched'
+        section | grep -q '^host: .*left' && fail "virtiofsd or a run directory is left"
+        expect_status 7 ;;
+    hostshell)
+        expect_line 'shell-says-42'
+        section | grep -q '^host: .*left' && fail "virtiofsd or a run directory is left"
+        expect_status 5 ;;
     net2)
         expect_line 'nics-eth[0-9]-eth[0-9]'
         expect_line 'nic1-ok-42'

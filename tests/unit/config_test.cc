@@ -205,3 +205,102 @@ TEST_CASE("addresses: decimal or 0x-prefixed hexadecimal, and an error names the
     CHECK_THAT(address.error().message(), Catch::StartsWith(std::string("'") + bad + "'"));
   }
 }
+
+TEST_CASE("memory option: a size, and whether another process may map it") {
+  auto memory = parse_memory("2G");
+  REQUIRE(memory);
+  CHECK(memory->bytes == 2ull << 30);
+  CHECK_FALSE(memory->shared);
+  memory = parse_memory("1G,shared=on");
+  REQUIRE(memory);
+  CHECK(memory->bytes == 1ull << 30);
+  CHECK(memory->shared == true);
+  memory = parse_memory("shared=off,size=256M");
+  REQUIRE(memory);
+  CHECK(memory->bytes == 256ull << 20);
+  CHECK(memory->shared == false);
+
+  auto error = [](const char* text) {
+    auto parsed = parse_memory(text);
+    REQUIRE_FALSE(parsed);
+    return parsed.error().message();
+  };
+  CHECK_THAT(error("shared=on"), Catch::Contains("no size"));
+  CHECK_THAT(error("1G,shared=yes"),
+             Catch::Contains("--memory shared='yes' is not one of on, off"));
+  CHECK_THAT(error("1G,hugepages=on"), Catch::Contains("unknown key 'hugepages'"));
+  CHECK_THAT(error("1G,shared"), Catch::Contains("not KEY=VALUE"));
+  CHECK_FALSE(parse_memory("1X"));
+
+  // Shared exactly when virtio-fs needs it, unless said.
+  VmConfig config;
+  CHECK_FALSE(uses_shared_memory(config));
+  config.filesystems.push_back({"t", "/run/fs.sock", "", false});
+  CHECK(uses_shared_memory(config));
+  config.shared_memory = false;
+  CHECK_FALSE(uses_shared_memory(config));
+}
+
+TEST_CASE("file system options: --fs names a back end's socket, --share a directory") {
+  auto fs = parse_fs("tag=data,socket=/run/virtiofsd.sock");
+  REQUIRE(fs);
+  CHECK(fs->tag == "data");
+  CHECK(fs->socket == "/run/virtiofsd.sock");
+  CHECK(fs->directory.empty());
+
+  auto share = parse_share("/srv/files", 0);
+  REQUIRE(share);
+  CHECK(share->directory == "/srv/files");
+  CHECK(share->tag == "share");
+  CHECK_FALSE(share->read_only);
+  CHECK(parse_share("/srv/files", 2)->tag == "share2");
+  share = parse_share("/srv/files,tag=files,readonly=on", 0);
+  REQUIRE(share);
+  CHECK(share->tag == "files");
+  CHECK(share->read_only);
+
+  auto error = [](auto parsed) {
+    REQUIRE_FALSE(parsed);
+    return parsed.error().message();
+  };
+  CHECK_THAT(error(parse_fs("tag=data")), Catch::Contains("needs tag=TAG and socket=PATH"));
+  CHECK_THAT(error(parse_fs("socket=/s")), Catch::Contains("needs tag=TAG and socket=PATH"));
+  CHECK_THAT(error(parse_fs("tag=,socket=/s")), Catch::Contains("1 to 36 bytes"));
+  CHECK_THAT(error(parse_fs("tag=0123456789012345678901234567890123456,socket=/s")),
+             Catch::Contains("1 to 36 bytes"));
+  CHECK_THAT(error(parse_fs("tag=a,socket=/s,cache=always")),
+             Catch::Contains("unknown key 'cache'"));
+  CHECK_THAT(error(parse_share("tag=a", 0)), Catch::Contains("does not start with a directory"));
+  CHECK_THAT(error(parse_share("", 0)), Catch::Contains("does not start with a directory"));
+  CHECK_THAT(error(parse_share("/d,readonly=yes", 0)),
+             Catch::Contains("--share readonly='yes' is not one of on, off"));
+  CHECK_THAT(error(parse_share("/d,writeback=on", 0)), Catch::Contains("unknown key 'writeback'"));
+}
+
+TEST_CASE("file system options: validation of the file systems together") {
+  VmConfig config;
+  config.kernel_path = "/proc/self/exe";
+  auto message = [&](const VmConfig& c) {
+    auto valid = validate(c);
+    REQUIRE_FALSE(valid);
+    return valid.error().message();
+  };
+  config.filesystems.push_back({"a", "", "/", true});
+  CHECK(validate(config));
+
+  VmConfig bad = config;
+  bad.filesystems.push_back({"a", "/run/s", "", false});
+  CHECK_THAT(message(bad), Catch::Contains("two file systems have the tag 'a'"));
+  bad = config;
+  bad.filesystems.push_back({"b", "", "/nonexistent-share", false});
+  CHECK_THAT(message(bad), Catch::Contains("--share /nonexistent-share"));
+  bad = config;
+  bad.filesystems.push_back({"b", "", "/proc/self/exe", false});
+  CHECK_THAT(message(bad), Catch::Contains("not a directory"));
+  bad = config;
+  bad.shared_memory = false;
+  CHECK_THAT(message(bad), Catch::Contains("shared=off"));
+  bad = config;
+  for (int i = 0; i < 8; ++i) bad.filesystems.push_back({"t" + std::to_string(i), "/s", "", false});
+  CHECK_THAT(message(bad), Catch::Contains("more than the 8"));
+}

@@ -177,7 +177,7 @@ TEST_CASE("virtio-mmio: shared memory registers read as -1", "[virtio]") {
        {mmio::kShmLenLow, mmio::kShmLenHigh, mmio::kShmBaseLow, mmio::kShmBaseHigh}) {
     CHECK(m.driver.read32(offset) == 0xffffffff);
   }
-  m.driver.write32(0x0ac, 5);  // SHMSel: nothing to select
+  m.driver.write32(mmio::kShmSel, 5);  // nothing to select: still absent
   CHECK(m.driver.read32(mmio::kShmLenLow) == 0xffffffff);
 }
 

@@ -18,10 +18,11 @@ USAGE
 
 # Modules for the virtio devices a VMM may give the guest, and for an ext4 root (ext4 brings
 # jbd2, mbcache and crc16 through modules.dep; crc32c is its soft dependency). Those the kernel
-# has built in (Debian's cloud kernel: all of ext4's) are left out. More with --module.
+# has built in (Debian's cloud kernel: all of ext4's) are left out. overlay is for the writable
+# layer of wisp run --host-root. More with --module.
 DEFAULT_MODULES=(virtio_mmio virtio_pci virtio_blk virtio_net virtio_console virtio-rng
                  virtio_balloon vmw_vsock_virtio_transport virtiofs ext4 crc32c_generic
-                 pvpanic-mmio)
+                 pvpanic-mmio overlay)
 
 # not_builtin MODDIR NAME...: the NAMEs that MODDIR/modules.builtin does not list.
 not_builtin() {

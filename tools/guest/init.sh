@@ -7,7 +7,7 @@
 # mounts it (rootfstype=, default ext4; rootflags=; read-only unless `rw`), moves /dev, /proc
 # and /sys onto it and switches to it, running init= (default /sbin/init). If that fails it
 # says why and runs a rescue shell, or with panic=N (N != 0) reboots after N seconds (at once
-# for N < 0).
+# for N < 0). With rootfstype=virtiofs, root= is a virtio-fs tag (wisp run --host-root).
 # Kernel command line: wisp.modules=virtio_mmio,virtio_blk loads those modules (with their
 # dependencies, from /lib/modules/<release>) before the marker or the root's mount.
 # ip=CLIENT:SERVER:GATEWAY:NETMASK:HOSTNAME:DEVICE:off (the kernel's static form; Debian's
@@ -78,10 +78,23 @@ load_root_modules() {
     fi
 }
 
+# A virtio-fs root: root= is the file system's tag (wisp run --host-root, or --share).
+mount_virtiofs_root() {
+    modprobe virtio_mmio
+    grep -qw virtiofs /proc/filesystems || modprobe virtiofs
+    mkdir -p /newroot
+    mount -t virtiofs -o "$rootmode${rootflags:+,$rootflags}" "$root" /newroot \
+        || root_failed "cannot mount the virtio-fs file system tagged $root"
+}
+
 mount_root() {
+    if [ "$rootfstype" = virtiofs ]; then
+        mount_virtiofs_root
+        switch_to_root "$root"
+    fi
     case $root in
         /dev/*|LABEL=*|UUID=*) ;;
-        *) root_failed "root=$root: only root=/dev/NAME, root=LABEL=... and root=UUID=... are supported" ;;
+        *) root_failed "root=$root: only root=/dev/NAME, root=LABEL=..., root=UUID=... and root=TAG rootfstype=virtiofs are supported" ;;
     esac
     load_root_modules "${rootfstype:-ext4}"
     tenths=0 device=""
@@ -99,8 +112,13 @@ mount_root() {
         || { [ -z "$rootfstype" ] && mount -o "$options" "$device" /newroot; } \
         || root_failed "cannot mount $device ($root) on /newroot" \
             "(type ${rootfstype:-ext4 or any}, options $options)"
+    switch_to_root "$device"
+}
+
+# switch_to_root DESCRIPTION: runs init= from the root mounted on /newroot.
+switch_to_root() {
     [ -L "/newroot$init" ] || [ -x "/newroot$init" ] \
-        || root_failed "no executable $init on the root filesystem $device (init= names another)"
+        || root_failed "no executable $init on the root filesystem $1 (init= names another)"
     for fs in dev proc sys; do
         if [ -d "/newroot/$fs" ]; then mount --move "/$fs" "/newroot/$fs"; else umount -l "/$fs"; fi
     done

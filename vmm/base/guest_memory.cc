@@ -4,7 +4,8 @@
 
 namespace wisp {
 
-Result<void> GuestMemory::add_region(uint64_t guest_address, Mapping mapping) {
+Result<void> GuestMemory::add_region(uint64_t guest_address, Mapping mapping,
+                                     uint64_t file_offset) {
   uint64_t size = mapping.size();
   if (size == 0) return fail("guest memory region at {:#x} is empty", guest_address);
   if (guest_address + size < guest_address)
@@ -14,7 +15,7 @@ Result<void> GuestMemory::add_region(uint64_t guest_address, Mapping mapping) {
       return fail("guest memory region at {:#x} overlaps the one at {:#x}", guest_address,
                   region.guest_address);
   }
-  regions_.push_back(MemoryRegion{guest_address, std::move(mapping)});
+  regions_.push_back(MemoryRegion{guest_address, std::move(mapping), file_offset});
   std::sort(regions_.begin(), regions_.end(), [](const MemoryRegion& a, const MemoryRegion& b) {
     return a.guest_address < b.guest_address;
   });

@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "vmm/base/fd.h"
 #include "vmm/base/mapping.h"
 #include "vmm/base/result.h"
 
@@ -17,6 +18,7 @@ namespace wisp {
 struct MemoryRegion {
   uint64_t guest_address;
   Mapping mapping;
+  uint64_t file_offset = 0;  // where the mapping starts in GuestMemory::shared_file(), if any
 
   uint64_t size() const { return mapping.size(); }
   uint64_t end() const { return guest_address + mapping.size(); }
@@ -24,8 +26,14 @@ struct MemoryRegion {
 
 class GuestMemory {
  public:
-  // Regions must not overlap; they are kept sorted by guest address.
-  Result<void> add_region(uint64_t guest_address, Mapping mapping);
+  // Regions must not overlap; they are kept sorted by guest address. `file_offset`: for RAM
+  // mapped from the shared file.
+  Result<void> add_region(uint64_t guest_address, Mapping mapping, uint64_t file_offset = 0);
+
+  // RAM that another process can map (a vhost-user back end): every region is a shared mapping
+  // of this file. -1 when guest RAM is private to the VMM (the default).
+  void set_shared_file(Fd file) { shared_file_ = std::move(file); }
+  int shared_file() const { return shared_file_.get(); }
 
   const std::vector<MemoryRegion>& regions() const { return regions_; }
   uint64_t total_bytes() const;
@@ -54,6 +62,7 @@ class GuestMemory {
 
  private:
   std::vector<MemoryRegion> regions_;
+  Fd shared_file_;
 };
 
 }  // namespace wisp

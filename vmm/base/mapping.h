@@ -45,14 +45,19 @@ class Mapping {
     return Mapping(static_cast<uint8_t*>(address), size);
   }
 
-  // Anonymous memory aligned to 2 MiB and offered to transparent huge pages, so that the host
-  // (and, nested, the L1 hypervisor) maps guest RAM with 2 MiB pages where it can: far fewer
-  // TLB misses and page-table walks for the guest. Costs at most 2 MiB of RSS per touched
-  // 2 MiB of guest memory. The first `small_page_bytes` stay on 4 KiB pages: the boot structures
-  // live there, and a tiny guest that touches a few pages of it should not pay for zeroing (and
+  // Memory aligned to 2 MiB and offered to transparent huge pages, so that the host (and,
+  // nested, the L1 hypervisor) maps guest RAM with 2 MiB pages where it can: far fewer TLB
+  // misses and page-table walks for the guest. Costs at most 2 MiB of RSS per touched 2 MiB of
+  // guest memory. The first `small_page_bytes` stay on 4 KiB pages: the boot structures live
+  // there, and a tiny guest that touches a few pages of it should not pay for zeroing (and
   // keeping) a whole huge page.
+  //
+  // Anonymous and private, unless `file` is given: then `size` bytes of it from `file_offset`,
+  // shared, so that another process (a vhost-user back end) can map the same RAM. Huge pages
+  // there depend on the host's shmem_enabled.
   static constexpr size_t kHugePage = 2ull << 20;
-  static Result<Mapping> guest_ram(size_t size, size_t small_page_bytes) {
+  static Result<Mapping> guest_ram(size_t size, size_t small_page_bytes, int file = -1,
+                                   uint64_t file_offset = 0) {
     // Over-reserve, then trim the ends so that the kept part starts on a 2 MiB boundary.
     Mapping reserved = TRY(anonymous(size + kHugePage));
     uintptr_t start = reinterpret_cast<uintptr_t>(reserved.address_);
@@ -64,6 +69,10 @@ class Mapping {
     reserved.address_ = nullptr;
     reserved.size_ = 0;
     Mapping ram(reinterpret_cast<uint8_t*>(aligned), size);
+    if (file >= 0 &&
+        ::mmap(ram.address_, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE,
+               file, static_cast<off_t>(file_offset)) == MAP_FAILED)
+      return fail_errno(fmt::format("mmap of {} bytes of shared guest memory", size));
     ::madvise(ram.address_, size, MADV_DONTFORK);  // a forked helper must not copy guest RAM
     // Advice only: a host without THP ignores it. NOHUGEPAGE matters where THP is "always".
     size_t small = std::min(small_page_bytes, size);

@@ -172,6 +172,7 @@ Result<void> DeviceManager::add_nic(const NetConfig& nic, uint32_t cpus) {
 
 Result<void> DeviceManager::add_fs(const FsConfig& fs, vhost_user::Frontend& backend) {
   static_assert(kMaximumFsTagBytes == virtio::kFsTagBytes);
+  TRY(virtio::FsDevice::check_backend(backend));
   uint32_t gsi = 0;
   std::unique_ptr<VirtioSlot> slot =
       TRY(new_virtio_slot(fmt::format("fs{}", fs_count_), ThreadKind::kFsDevice, gsi));

@@ -19,12 +19,20 @@ std::vector<uint8_t> fs_config(std::string_view tag) {
 
 }  // namespace
 
+Result<void> FsDevice::check_backend(const vhost_user::Frontend& backend) {
+  uint64_t missing = kTransportFeatures & ~backend.features();
+  if (missing)
+    return fail("vhost-user back end {} lacks virtio features {:#x}", backend.name(), missing);
+  return {};
+}
+
+// No virtio-fs feature bits are offered: VIRTIO_FS_F_NOTIFICATION needs a notification queue
+// that QEMU's virtiofsd does not serve.
 FsDevice::FsDevice(const GuestMemory& memory, FsDeviceOptions options,
                    vhost_user::Frontend& backend, IrqLine& irq, DeviceWorker& worker)
     : VirtioDevice(memory,
-                   Identity{kDeviceIdFs, backend.features(), kQueueCount, kQueueSize,
-                            fs_config(options.tag)},
-                   irq, worker),
+                   Identity{kDeviceIdFs, 0, kQueueCount, kQueueSize, fs_config(options.tag)}, irq,
+                   worker),
       options_(std::move(options)),
       backend_(backend) {}
 

@@ -46,6 +46,10 @@ class FsDevice final : public VirtioDevice {
   // them, the back end's socket once it is gone).
   using SetWatching = std::function<void(int fd, bool enabled)>;
 
+  // Whether `backend` serves what the device offers the driver: the transport features. The
+  // back end's other bits (packed rings, VHOST_F_LOG_ALL, ...) are never offered.
+  static Result<void> check_backend(const vhost_user::Frontend& backend);
+
   FsDevice(const GuestMemory& memory, FsDeviceOptions options, vhost_user::Frontend& backend,
            IrqLine& irq, DeviceWorker& worker);
 

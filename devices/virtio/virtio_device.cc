@@ -6,14 +6,6 @@
 #include "devices/virtio/virtio_spec.h"
 
 namespace wisp::virtio {
-namespace {
-
-// What every Wisp virtio device offers beside its type's features (§6).
-constexpr uint64_t kTransportFeatures = feature_bit(kFeatureVersion1) |
-                                        feature_bit(kFeatureRingIndirectDesc) |
-                                        feature_bit(kFeatureRingEventIdx);
-
-}  // namespace
 
 VirtioDevice::VirtioDevice(const GuestMemory& memory, Identity identity, IrqLine& irq,
                            DeviceWorker& worker)

@@ -37,6 +37,12 @@ class VirtioDevice {
     std::vector<uint8_t> config;  // the device configuration space's initial bytes
   };
 
+  // What every device offers besides its type's features (§6): virtio 1.x, and the split
+  // ring's indirect descriptors and event index.
+  static constexpr uint64_t kTransportFeatures = feature_bit(kFeatureVersion1) |
+                                                 feature_bit(kFeatureRingIndirectDesc) |
+                                                 feature_bit(kFeatureRingEventIdx);
+
   VirtioDevice(const GuestMemory& memory, Identity identity, IrqLine& irq, DeviceWorker& worker);
   virtual ~VirtioDevice() = default;
   VirtioDevice(const VirtioDevice&) = delete;

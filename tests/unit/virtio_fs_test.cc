@@ -25,8 +25,12 @@ namespace virtio = wisp::virtio;
 namespace {
 
 constexpr uint64_t kVersion1 = virtio::feature_bit(virtio::kFeatureVersion1);
+constexpr uint64_t kPackedRing = virtio::feature_bit(34);  // VIRTIO_F_RING_PACKED
+// What QEMU's virtiofsd offers, more or less: the transport features, packed rings, and the
+// vhost-user bits.
 constexpr uint64_t kBackendFeatures =
-    kVersion1 | virtio::feature_bit(wisp::vhost_user::kFeatureProtocolFeatures);
+    virtio::VirtioDevice::kTransportFeatures | kPackedRing |
+    virtio::feature_bit(wisp::vhost_user::kFeatureProtocolFeatures);
 
 // A device, its fake back end and a fake driver, with eventfds for kicks and calls as the device
 // manager makes them, and a record of what the device asked the thread to watch.
@@ -71,14 +75,13 @@ struct FsFixture {
 
 }  // namespace
 
-TEST_CASE("virtio-fs: the device offers the back end's features and its tag", "[virtio-fs]") {
+TEST_CASE("virtio-fs: the device offers the transport features and its tag", "[virtio-fs]") {
   FsFixture fs;
   auto& driver = fs.harness.driver;
   CHECK(driver.read32(virtio::mmio::kDeviceId) == virtio::kDeviceIdFs);
-  CHECK((driver.device_features() & kVersion1));
-  // Never the vhost-user connection's own bit.
-  CHECK_FALSE(driver.device_features() &
-              virtio::feature_bit(wisp::vhost_user::kFeatureProtocolFeatures));
+  // Neither the back end's packed rings nor the vhost-user connection's own bit.
+  CHECK(driver.device_features() == virtio::VirtioDevice::kTransportFeatures);
+  CHECK(virtio::FsDevice::check_backend(*fs.frontend));
   char tag[virtio::kFsTagBytes + 1] = {};
   for (size_t i = 0; i < virtio::kFsTagBytes; ++i) tag[i] = driver.read_config<char>(i);
   CHECK(std::string(tag) == "hostfiles");
@@ -186,4 +189,13 @@ TEST_CASE("virtio-fs: once the back end hangs up, the guest's requests fail with
     fs.harness.driver.notify(1);
     REQUIRE(fs.requests.used_pending() >= 1);
   }
+}
+
+TEST_CASE("virtio-fs: a back end without the transport features is refused", "[virtio-fs]") {
+  FakeVhostUserBackend backend(kVersion1, 0);  // no indirect descriptors, no event index
+  auto frontend = wisp::vhost_user::Frontend::adopt(backend.take_frontend_socket(), "old");
+  REQUIRE(frontend);
+  auto checked = virtio::FsDevice::check_backend(**frontend);
+  REQUIRE_FALSE(checked);
+  CHECK_THAT(checked.error().message(), Catch::Contains("old lacks virtio features 0x30000000"));
 }

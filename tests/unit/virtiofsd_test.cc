@@ -91,7 +91,7 @@ class FuseSession {
   static std::vector<uint8_t> bytes_of(const T& value, std::string_view name = {}) {
     std::vector<uint8_t> bytes(sizeof(T) + (name.empty() ? 0 : name.size() + 1), 0);
     std::memcpy(bytes.data(), &value, sizeof(T));
-    std::memcpy(bytes.data() + sizeof(T), name.data(), name.size());
+    if (!name.empty()) std::memcpy(bytes.data() + sizeof(T), name.data(), name.size());
     return bytes;
   }
   static std::vector<uint8_t> name_bytes(std::string_view name) {

@@ -105,28 +105,29 @@ Result<std::unique_ptr<FileShares>> FileShares::start(const VmConfig& config) {
     Daemon daemon =
         TRY_CONTEXT(shares->start_virtiofsd(fs), fmt::format("--share {}", fs.directory));
     shares->daemons_.push_back(daemon);
-    pid_t pid = daemon.pid;
-    // Gives up early if the daemon ends before its socket answers (a directory it refuses).
-    auto still_starting = [pid, log = daemon.log_path]() -> Result<void> {
-      int status = 0;
-      if (::waitpid(pid, &status, WNOHANG) != pid) return {};
-      std::string why = log.empty() ? "" : last_line_of(log);
-      return fail("virtiofsd {}{}{}", describe_wait_status(status), why.empty() ? "" : ": ", why);
-    };
-    auto backend =
-        vhost_user::Frontend::connect(daemon.socket_path, kStartPatience, still_starting);
-    if (!backend) {
-      // What virtiofsd said, if it went away mid-handshake (a refused sandbox, say).
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      std::string said = daemon.log_path.empty() ? "" : last_line_of(daemon.log_path);
-      std::string message = backend.error().message();
-      if (!said.empty() && message.find(said) == std::string::npos)
-        message += fmt::format(" (virtiofsd: {})", said);
-      return fail("--share {}: {}", fs.directory, message);
-    }
-    shares->backends_.push_back(std::move(*backend));
+    shares->backends_.push_back(
+        TRY_CONTEXT(connect_to(daemon), fmt::format("--share {}", fs.directory)));
   }
   return shares;
+}
+
+Result<std::unique_ptr<vhost_user::Frontend>> FileShares::connect_to(const Daemon& daemon) {
+  // Gives up early if the daemon ends before its socket answers (a directory it refuses).
+  auto still_starting = [pid = daemon.pid, log = daemon.log_path]() -> Result<void> {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) != pid) return {};
+    std::string why = log.empty() ? "" : last_line_of(log);
+    return fail("virtiofsd {}{}{}", describe_wait_status(status), why.empty() ? "" : ": ", why);
+  };
+  auto backend = vhost_user::Frontend::connect(daemon.socket_path, kStartPatience, still_starting);
+  if (backend) return backend;
+  // What virtiofsd said, if it went away mid-handshake (a refused sandbox, say).
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::string said = daemon.log_path.empty() ? "" : last_line_of(daemon.log_path);
+  std::string message = backend.error().message();
+  if (!said.empty() && message.find(said) == std::string::npos)
+    message += fmt::format(" (virtiofsd: {})", said);
+  return fail("{}", message);
 }
 
 Result<FileShares::Daemon> FileShares::start_virtiofsd(const FsConfig& share) {

@@ -44,6 +44,8 @@ class FileShares {
 
   FileShares() = default;
   Result<Daemon> start_virtiofsd(const FsConfig& share);
+  // Waits for the daemon's socket; an error quotes what the daemon said if it ended.
+  static Result<std::unique_ptr<vhost_user::Frontend>> connect_to(const Daemon& daemon);
   void stop(Daemon& daemon);
   // Its socket, log and directories.
   static void remove_files(const Daemon& daemon);

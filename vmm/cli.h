@@ -1,4 +1,5 @@
-// The command line: `wisp run ...`, `wisp --help`, `wisp --version`.
+// The command line: `wisp run ...` (its options, or a JSON file with --config, config_file.h),
+// `wisp --help`, `wisp --version`.
 #pragma once
 
 #include <optional>

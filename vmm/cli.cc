@@ -3,9 +3,11 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cctype>
 
 #include "vmm/config_file.h"
 #include "vmm/exit_status.h"
+#include "vmm/firecracker_config.h"
 
 namespace wisp {
 namespace {
@@ -60,15 +62,90 @@ Result<void> check_needs(const Command& command) {
   return {};
 }
 
+// Firecracker's command line, for `wisp --no-api --config-file FILE`: the options Firecracker's
+// first argument can be.
+constexpr std::string_view kFirecrackerOptions[] = {
+    "--no-api", "--config-file", "--api-sock", "--id", "--no-seccomp", "--level", "--log-path"};
+
+bool is_firecracker_option(std::string_view argument) {
+  std::string_view name = argument.substr(0, argument.find('='));
+  return std::find(std::begin(kFirecrackerOptions), std::end(kFirecrackerOptions), name) !=
+         std::end(kFirecrackerOptions);
+}
+
+// As Firecracker checks its --id: 1 to 64 letters, digits and hyphens.
+std::string check_instance_id(const std::string& id) {
+  bool valid = !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+    return c == '-' || std::isalnum(static_cast<unsigned char>(c));
+  });
+  return valid ? std::string() : "an ID has 1 to 64 letters, digits and hyphens";
+}
+
+std::optional<Command> parse_firecracker_command_line(int argc, char** argv, int& early_exit) {
+  Command command;
+  CLI::App app(
+      "Wisp started as Firecracker is: `wisp --no-api --config-file FILE` boots what `firecracker "
+      "--no-api --config-file FILE` boots (Firecracker's configuration file; see README.md)",
+      "wisp");
+  app.footer(exit_status_help());
+  std::string config_file, api_sock, id;
+  bool no_api = false, no_seccomp = false;
+  CLI::Option* file =
+      app.add_option("--config-file", config_file,
+                     "Firecracker's JSON configuration: boot-source, machine-config, drives, "
+                     "network-interfaces, logger")
+          ->type_name("FILE");
+  app.add_flag("--no-api", no_api, "Start without the API socket (required: Wisp has none yet)")
+      ->needs(file);
+  CLI::Option* api_sock_option =
+      app.add_option("--api-sock", api_sock, "The API socket: not supported yet")
+          ->type_name("PATH");
+  app.add_option("--id", id, "The microVM's ID: accepted, and not used")
+      ->check(CLI::Validator(check_instance_id, "ID"));
+  app.add_flag("--no-seccomp", no_seccomp, "No system call filters (as --seccomp off)");
+  add_parsed_option(&app, "--level", command.log_level, parse_firecracker_log_level,
+                    "Log level: Error, Warning, Info, Debug, Trace or Off (errors are still "
+                    "reported); the file's logger overrides it")
+      ->type_name("LEVEL");
+  app.add_option("--log-path", command.log_path,
+                 "Write the log to this file or FIFO instead of stderr; the file's logger "
+                 "overrides it")
+      ->type_name("PATH");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    int status = app.exit(error);
+    early_exit = status == 0 ? 0 : kExitUsage;
+    return std::nullopt;
+  }
+  early_exit = kExitUsage;
+  if (api_sock_option->count() > 0 || !no_api) {
+    log::error("the API socket is not supported yet; use --no-api --config-file FILE");
+    return std::nullopt;
+  }
+  if (auto applied = apply_firecracker_config_file(config_file, command); !applied) {
+    log::error("{}", applied.error().message());
+    return std::nullopt;
+  }
+  if (no_seccomp) command.config.seccomp = SeccompMode::kOff;
+  early_exit = 0;
+  return command;
+}
+
 }  // namespace
 
 std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit) {
+  if (argc > 1 && is_firecracker_option(argv[1]))
+    return parse_firecracker_command_line(argc, argv, early_exit);
   Command command;
   VmConfig& config = command.config;
   CLI::App app("Wisp: a small, fast KVM virtual machine monitor", "wisp");
   app.set_version_flag("--version", fmt::format("wisp {}", WISP_VERSION));
   app.require_subcommand(1);
-  app.footer(exit_status_help());
+  app.footer(
+      exit_status_help() +
+      "\nStarted as Firecracker is, `wisp --no-api --config-file FILE` boots what Firecracker "
+      "boots from its configuration file (`wisp --no-api --help`).");
 
   CLI::App* run = app.add_subcommand(
       "run", "Boot a kernel (Linux bzImage, PVH ELF, Multiboot, ELF or raw) on the serial console");

@@ -1,6 +1,6 @@
-// Reading a JSON configuration file (config_file.h): the text parsed with its errors placed, and
-// type-checked reads whose errors name the JSON path of the value, e.g. `disks[1].path: expected a
-// string, got 3`.
+// Reading a JSON configuration file (Wisp's own, config_file.h, or Firecracker's,
+// firecracker_config.h): the text parsed with its errors placed, and type-checked reads whose
+// errors name the JSON path of the value, e.g. `disks[1].path: expected a string, got 3`.
 #pragma once
 
 #include <cstdint>
@@ -32,7 +32,8 @@ std::string element_path(std::string_view parent, size_t index);
 // A value as the file has it, for messages: `"two"`, `3`, `{...}`; long ones are cut short.
 std::string quote(const Json& value);
 
-// Null counts as absent: JSON writers put null in what they leave unset.
+// Null counts as absent: JSON writers (and Firecracker's own examples) put null in what they leave
+// unset.
 bool is_absent(const Json& value);
 
 // Type-checked reads. Errors are "PATH: expected ..., got VALUE".

@@ -1,5 +1,6 @@
-// JSON configuration files end to end: `wisp run --config FILE` boots the hello kit guest, which
-// prints its command line and exits; a bad file is a usage error naming the JSON path.
+// JSON configuration files end to end: `wisp run --config FILE` and Firecracker's
+// `wisp --no-api --config-file FILE` boot the hello kit guest, which prints its command line and
+// exits; a bad file is a usage error naming the JSON path.
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 
 #include "tests/integration/paths.h"
 #include "tests/integration/process.h"
+#include "tests/integration/temp_image.h"
 
 using wisp::test::kit_guest;
 using wisp::test::kWisp;
@@ -72,6 +74,38 @@ TEST_CASE("an option given beside --config replaces the file's value", "[kvm][co
   CHECK(booted.status == kGuestExitedZero);
 }
 
+TEST_CASE("wisp --no-api --config-file boots Firecracker's configuration", "[kvm][config]") {
+  TempText file(R"({
+    "boot-source": {"kernel_image_path": ")" +
+                kHello + R"(", "boot_args": "console=ttyS0"},
+    "machine-config": {"vcpu_count": 1, "mem_size_mib": 64}
+  })");
+  auto booted = wisp_with({"--no-api", "--config-file", file.path(), "--id", "hello-1"});
+  CHECK(booted.out == "hello from elf64: console=ttyS0 pci=off\n");
+  CHECK(booted.status == kGuestExitedZero);
+
+  // A root drive is /dev/vda on the command line, as Firecracker puts it; the logger's log goes
+  // to its log_path, not stderr.
+  wisp::test::TempImage rootfs(1 << 20);
+  TempText log("");
+  TempText with_drive(R"({
+    "boot-source": {"kernel_image_path": ")" +
+                      kHello + R"(", "boot_args": "console=ttyS0"},
+    "machine-config": {"vcpu_count": 1, "mem_size_mib": 64, "smt": false},
+    "drives": [{"drive_id": "rootfs", "path_on_host": ")" +
+                      rootfs.path() +
+                      R"(", "is_root_device": true, "is_read_only": true}],
+    "logger": {"level": "Debug", "log_path": ")" +
+                      log.path() + R"("}
+  })");
+  auto rooted = wisp_with({"--no-api", "--config-file", with_drive.path()});
+  CHECK(rooted.out == "hello from elf64: console=ttyS0 pci=off root=/dev/vda ro\n");
+  CHECK(rooted.status == kGuestExitedZero);
+  CHECK(rooted.err.empty());
+  CHECK(read_file(log.path()).find("wisp: debug: machine-config.smt: ignored") !=
+        std::string::npos);
+}
+
 TEST_CASE("a bad configuration file is a usage error naming the JSON path", "[config]") {
   TempText bad_disk(R"({"kernel": ")" + kHello +
                     R"(", "disks": [{"path": "/nonexistent/disk.img"}]})");
@@ -94,4 +128,17 @@ TEST_CASE("a bad configuration file is a usage error naming the JSON path", "[co
   CHECK(syntax.err.find("not valid JSON: parse error at line 2, column 1") != std::string::npos);
 
   CHECK(wisp_with({"run", "--config", "/nonexistent/vm.json"}).status == 2);
+
+  TempText vsock(R"({"boot-source": {"kernel_image_path": ")" + kHello +
+                 R"("}, "vsock": {"guest_cid": 3, "uds_path": "/tmp/v.sock"}})");
+  auto firecracker = wisp_with({"--no-api", "--config-file", vsock.path()});
+  CHECK(firecracker.status == 2);
+  CHECK(firecracker.err.find(vsock.path() +
+                             ": vsock: the vsock section is not supported by Wisp yet") !=
+        std::string::npos);
+
+  auto api = wisp_with({"--api-sock", "/tmp/wisp-fc.sock", "--config-file", vsock.path()});
+  CHECK(api.status == 2);
+  CHECK(api.err.find("the API socket is not supported yet; use --no-api --config-file") !=
+        std::string::npos);
 }

@@ -1,5 +1,6 @@
-// The JSON configuration file of `wisp run --config FILE`: each key sets what its command-line
-// option sets; errors name the file and the JSON path of the bad value.
+// The JSON configuration files: Wisp's own (`wisp run --config FILE`) maps each key to what its
+// command-line option sets, and Firecracker's (`wisp --no-api --config-file FILE`) to what the
+// equivalent Wisp command line sets; errors name the file and the JSON path of the bad value.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -10,6 +11,7 @@
 #include "vmm/cli.h"
 #include "vmm/config_file.h"
 #include "vmm/config_json.h"
+#include "vmm/firecracker_config.h"
 
 using namespace wisp;
 using wisp::test::TempFile;
@@ -110,8 +112,20 @@ Result<Command> from_wisp_json(const std::string& text,
   return command;
 }
 
+Result<Command> from_firecracker_json(const std::string& text) {
+  Command command;
+  TRY(apply_firecracker_config_text(text, "fc.json", command));
+  return command;
+}
+
 std::string wisp_error(const std::string& text) {
   auto command = from_wisp_json(text);
+  REQUIRE_FALSE(command);
+  return command.error().message();
+}
+
+std::string firecracker_error(const std::string& text) {
+  auto command = from_firecracker_json(text);
   REQUIRE_FALSE(command);
   return command.error().message();
 }
@@ -432,6 +446,242 @@ TEST_CASE("config file: a bad file, or no kernel at all, is a usage error") {
   TempFile uid_only("vm-json", R"({"uid": 5})");
   TempFile kernel("kernel");
   CHECK_FALSE(parse_cli({"run", "--config", uid_only.path(), "--kernel", kernel.path()}, &status));
+  CHECK(status == 2);
+}
+
+TEST_CASE("Firecracker's format maps to what the equivalent Wisp command line runs") {
+  TempFile kernel("vmlinux"), initrd("initrd"), root("rootfs"), data("data");
+  std::string file = R"({
+    "boot-source": {"kernel_image_path": )" +
+                     js(kernel.path()) + R"(,
+                    "boot_args": "console=ttyS0 reboot=k panic=1",
+                    "initrd_path": )" +
+                     js(initrd.path()) + R"(},
+    "drives": [
+      {"drive_id": "data", "path_on_host": )" +
+                     js(data.path()) + R"(, "is_root_device": false,
+       "is_read_only": true},
+      {"drive_id": "rootfs", "path_on_host": )" +
+                     js(root.path()) + R"(, "is_root_device": true,
+       "is_read_only": false, "cache_type": "Writeback", "io_engine": "Async"}
+    ],
+    "machine-config": {"vcpu_count": 2, "mem_size_mib": 256, "smt": false,
+                       "track_dirty_pages": false},
+    "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "tap0",
+                            "guest_mac": "AA:FC:00:00:00:01"}],
+    "logger": {"level": "Debug", "log_path": "/tmp/wisp-fc.log"}
+  })";
+  auto from_file = from_firecracker_json(file);
+  INFO(file);
+  REQUIRE(from_file);
+  Command from_options = cli(
+      {"run", "--kernel", kernel.path(), "--initrd", initrd.path(), "--cmdline",
+       "console=ttyS0 reboot=k panic=1 pci=off root=/dev/vda rw", "--cpus", "2", "--memory", "256M",
+       "--disk", "path=" + root.path(), "--disk", "path=" + data.path() + ",readonly=on,aio=sync",
+       "--net", "tap=tap0,mac=aa:fc:00:00:00:01", "-vv"});
+  CHECK(describe(*from_file) == describe(from_options));
+  CHECK(from_file->config.cmdline == "console=ttyS0 reboot=k panic=1 pci=off root=/dev/vda rw");
+  CHECK(from_file->config.disks.at(0).path == root.path());  // the root drive is /dev/vda
+  CHECK(from_file->log_path == "/tmp/wisp-fc.log");
+  CHECK_THAT(fmt::format("{}", fmt::join(from_file->ignored_settings, "; ")),
+             Catch::Contains("machine-config.smt: ignored") &&
+                 Catch::Contains("machine-config.track_dirty_pages: ignored"));
+}
+
+TEST_CASE("Firecracker's format: defaults, a read-only root, a root by PARTUUID") {
+  TempFile kernel("vmlinux"), root("rootfs");
+  std::string boot = R"("boot-source": {"kernel_image_path": )" + js(kernel.path()) + "}";
+  auto minimal = from_firecracker_json("{" + boot + "}");
+  REQUIRE(minimal);
+  CHECK(minimal->config.cmdline == std::string(kFirecrackerDefaultCmdline) + " pci=off");
+  CHECK(minimal->config.cpus == 1);
+  CHECK(minimal->config.memory_bytes == 128ull << 20);
+  CHECK(minimal->config.serial.mode ==
+        SerialMode::kStdio);  // the console on stdout, as Firecracker's
+
+  std::string drive = R"({"drive_id": "rootfs", "path_on_host": )" + js(root.path()) +
+                      R"(, "is_root_device": true, "is_read_only": true)";
+  auto read_only = from_firecracker_json("{" + boot + R"(, "drives": [)" + drive + "}]}");
+  REQUIRE(read_only);
+  CHECK(read_only->config.cmdline.ends_with(" pci=off root=/dev/vda ro"));
+  REQUIRE(read_only->config.disks.size() == 1);
+  CHECK(read_only->config.disks[0].access == DiskAccess::kReadOnly);
+  CHECK(read_only->config.disks[0].io == DiskIo::kSync);  // Firecracker's default engine
+
+  auto by_partuuid = from_firecracker_json("{" + boot + R"(, "drives": [)" + drive +
+                                           R"(, "partuuid": "0eaa91a0-01"}]})");
+  REQUIRE(by_partuuid);
+  CHECK(by_partuuid->config.cmdline.ends_with(" pci=off root=PARTUUID=0eaa91a0-01 ro"));
+
+  auto no_args = from_firecracker_json(R"({"boot-source": {"kernel_image_path": )" +
+                                       js(kernel.path()) + R"(, "boot_args": ""}})");
+  REQUIRE(no_args);
+  CHECK(no_args->config.cmdline == "pci=off");
+
+  auto debugged = from_firecracker_json("{" + boot + R"(, "machine-config": {"vcpu_count": 1,
+      "mem_size_mib": 128, "gdb_socket_path": "/tmp/gdb.socket"}})");
+  REQUIRE(debugged);
+  REQUIRE(debugged->config.gdb);
+  CHECK(debugged->config.gdb->kind == gdb::Address::Kind::kUnix);
+  CHECK(debugged->config.gdb->path == "/tmp/gdb.socket");
+  CHECK(debugged->config.gdb_wait);  // Firecracker's guest waits for gdb
+
+  // Firecracker's own example (tests/framework/vm_config.json), its nulls included.
+  auto example = from_firecracker_json(R"({
+    "boot-source": {"kernel_image_path": )" +
+                                       js(kernel.path()) + R"(,
+                    "boot_args": "console=ttyS0 reboot=k panic=1", "initrd_path": null},
+    "drives": [{"drive_id": "rootfs", "partuuid": null, "is_root_device": true,
+                "cache_type": "Unsafe", "is_read_only": false, "path_on_host": )" +
+                                       js(root.path()) + R"(, "io_engine": "Sync",
+                "rate_limiter": null, "socket": null}],
+    "machine-config": {"vcpu_count": 2, "mem_size_mib": 1024, "smt": false,
+                       "track_dirty_pages": false, "huge_pages": "None"},
+    "cpu-config": null, "balloon": null, "network-interfaces": [], "vsock": null,
+    "logger": null, "metrics": null, "mmds-config": null, "entropy": null, "pmem": [],
+    "memory-hotplug": null
+  })");
+  REQUIRE(example);
+  CHECK(example->config.cmdline == "console=ttyS0 reboot=k panic=1 pci=off root=/dev/vda rw");
+  CHECK(example->config.memory_bytes == 1ull << 30);
+  CHECK(example->config.cpus == 2);
+}
+
+TEST_CASE("Firecracker's format: what Wisp cannot do yet is refused by name") {
+  TempFile kernel("vmlinux"), root("rootfs");
+  std::string boot = R"("boot-source": {"kernel_image_path": )" + js(kernel.path()) + "}";
+  for (std::string section :
+       {"vsock", "balloon", "mmds-config", "entropy", "metrics", "cpu-config", "memory-hotplug"}) {
+    INFO(section);
+    CHECK_THAT(firecracker_error("{" + boot + ", \"" + section + "\": {}}"),
+               Catch::Equals("fc.json: " + section + ": the " + section +
+                             " section is not supported by Wisp yet"));
+  }
+  CHECK_THAT(firecracker_error("{" + boot + R"(, "pmem": [{"id": "p", "path_on_host": "x"}]})"),
+             Catch::StartsWith("fc.json: pmem: the pmem section"));
+
+  std::string machine = R"(, "machine-config": {"vcpu_count": 1, "mem_size_mib": 128, )";
+  std::string drive = R"(, "drives": [{"drive_id": "rootfs", "path_on_host": )" + js(root.path()) +
+                      R"(, "is_root_device": true, )";
+  struct Case {
+    std::string text;
+    std::string message;
+  };
+  for (
+      const Case& c : std::initializer_list<Case>{
+          {"{" + boot + machine + R"("smt": true}})",
+           "fc.json: machine-config.smt: true (two threads per core) is not supported by Wisp yet"},
+          {"{" + boot + machine + R"("track_dirty_pages": true}})",
+           "fc.json: machine-config.track_dirty_pages: true (for diff snapshots) is not supported"},
+          {"{" + boot + machine + R"("huge_pages": "2M"}})",
+           "fc.json: machine-config.huge_pages: huge pages (\"2M\") are not supported"},
+          {"{" + boot + machine + R"("huge_pages": "1G"}})",
+           "fc.json: machine-config.huge_pages: \"1G\" is not one of None, Transparent, 2M"},
+          {"{" + boot + machine + R"("cpu_template": "T2"}})",
+           "fc.json: machine-config.cpu_template: CPU template \"T2\" is not supported"},
+          {"{" + boot + machine + R"("vcpu_count": 0}})",
+           "fc.json: machine-config.vcpu_count: given twice in one object"},
+          {"{" + boot + R"(, "machine-config": {"vcpu_count": "2", "mem_size_mib": 128}})",
+           "fc.json: machine-config.vcpu_count: expected a number from 1 to 255, got \"2\""},
+          {"{" + boot + R"(, "machine-config": {"vcpu_count": 2}})",
+           "fc.json: machine-config.mem_size_mib: is missing"},
+          {"{" + boot + R"(, "machine-config": {"vcpu_count": 2, "mem_size_mib": 2}})",
+           "fc.json: machine-config.mem_size_mib: 2 MiB is too small"},
+          {"{" + boot + drive +
+               R"("rate_limiter": {"bandwidth": {"size": 1, "refill_time": 1}}}]})",
+           "fc.json: drives[0].rate_limiter: rate limiters are not supported by Wisp yet"},
+          {"{" + boot + drive + R"("socket": "/tmp/vhost.sock"}]})",
+           "fc.json: drives[0].socket: vhost-user drives are not supported by Wisp yet"},
+          {"{" + boot + drive + R"("io_engine": "Fast"}]})",
+           "fc.json: drives[0].io_engine: \"Fast\" is not one of Sync, Async"},
+          {"{" + boot + drive + R"("readonly": true}]})",
+           "fc.json: drives[0].readonly: unknown key (known here: drive_id, partuuid, "},
+          {"{" + boot + drive +
+               R"("is_read_only": false}, {"drive_id": "rootfs", "path_on_host": )" +
+               js(root.path()) + R"(, "is_root_device": false}]})",
+           "fc.json: drives[1].drive_id: \"rootfs\" is the ID of an earlier drive too"},
+          {"{" + boot + drive + R"("is_read_only": true}, {"drive_id": "b", "path_on_host": )" +
+               js(root.path()) + R"(, "is_root_device": true}]})",
+           "fc.json: drives[1].is_root_device: a second root drive"},
+          {"{" + boot + R"(, "drives": [{"drive_id": "a", "path_on_host": "/nonexistent/rootfs",
+                "is_root_device": true}]})",
+           "fc.json: drives[0].path_on_host: /nonexistent/rootfs: No such file or directory"},
+          {"{" + boot + R"(, "drives": [{"drive_id": "a", "path_on_host": )" + js(root.path()) +
+               "}]}",
+           "fc.json: drives[0].is_root_device: is missing"},
+          {"{" + boot + R"(, "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "tap0",
+                "mtu": 9000}]})",
+           "fc.json: network-interfaces[0].mtu: an MTU for the guest is not supported by Wisp yet"},
+          {"{" + boot + R"(, "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "tap0",
+                "rx_rate_limiter": {"ops": {"size": 10, "refill_time": 100}}}]})",
+           "fc.json: network-interfaces[0].rx_rate_limiter: rate limiters are not supported"},
+          {"{" + boot + R"(, "network-interfaces": [{"iface_id": "eth0"}]})",
+           "fc.json: network-interfaces[0].host_dev_name: is missing"},
+          {"{" + boot + R"(, "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "tap0",
+                "guest_mac": "zz"}]})",
+           "fc.json: network-interfaces[0].guest_mac: --net mac: 'zz' is not a MAC address"},
+          {"{" + boot + R"(, "logger": {"level": "Loud"}})",
+           "fc.json: logger.level: 'Loud' is not one of Error, Warning, Info, Debug, Trace, Off"},
+          {"{" + boot + R"(, "vsockets": {}})", "fc.json: vsockets: unknown key (known here: "},
+          {R"({"machine-config": {"vcpu_count": 1, "mem_size_mib": 128}})",
+           "fc.json: boot-source: is missing"},
+          {R"({"boot-source": {"kernel_image_path": "/nonexistent/vmlinux"}})",
+           "fc.json: boot-source.kernel_image_path: /nonexistent/vmlinux: No such file"},
+          {R"({"boot-source": {"kernel": "vmlinux"}})",
+           "fc.json: boot-source.kernel: unknown key (known here: kernel_image_path, initrd_path, "
+           "boot_args)"},
+          {"{" + boot + ",}", "fc.json: not valid JSON: parse error at line 1, column "},
+      }) {
+    INFO(c.text);
+    CHECK_THAT(firecracker_error(c.text), Catch::StartsWith(c.message));
+  }
+}
+
+TEST_CASE("Firecracker's log levels as Wisp's") {
+  CHECK(*parse_firecracker_log_level("Trace") == log::Level::kDebug);
+  CHECK(*parse_firecracker_log_level("debug") == log::Level::kDebug);
+  CHECK(*parse_firecracker_log_level("Info") == log::Level::kInfo);
+  CHECK(*parse_firecracker_log_level("Warning") == log::Level::kWarn);
+  CHECK(*parse_firecracker_log_level("WARN") == log::Level::kWarn);
+  CHECK(*parse_firecracker_log_level("Error") == log::Level::kError);
+  CHECK(*parse_firecracker_log_level("Off") == log::Level::kError);
+  CHECK_FALSE(parse_firecracker_log_level("verbose"));
+}
+
+TEST_CASE("Firecracker's command line: --no-api --config-file, and what goes with it") {
+  TempFile kernel("vmlinux");
+  TempFile file("fc-json", R"({"boot-source": {"kernel_image_path": )" + js(kernel.path()) + "}}");
+  Command command = cli({"--no-api", "--config-file", file.path(), "--id", "vm-1"});
+  CHECK(command.config.kernel_path == kernel.path());
+  CHECK(command.config.seccomp == kDefaultSeccompMode);
+  CHECK(command.log_level == log::Level::kWarn);
+
+  Command flags = cli({"--config-file", file.path(), "--no-api", "--no-seccomp", "--level", "Info",
+                       "--log-path", "/tmp/wisp-fc.log"});
+  CHECK(flags.config.seccomp == SeccompMode::kOff);
+  CHECK(flags.log_level == log::Level::kInfo);
+  CHECK(flags.log_path == "/tmp/wisp-fc.log");
+
+  // The file's logger overrides the command line's, as in Firecracker.
+  TempFile with_logger("fc-json", R"({"boot-source": {"kernel_image_path": )" + js(kernel.path()) +
+                                      R"(}, "logger": {"level": "Error"}})");
+  CHECK(cli({"--no-api", "--config-file", with_logger.path(), "--level", "Debug"}).log_level ==
+        log::Level::kError);
+
+  int status = -1;
+  CHECK_FALSE(parse_cli({"--config-file", file.path()}, &status));  // the API would start
+  CHECK(status == 2);
+  CHECK_FALSE(
+      parse_cli({"--no-api", "--config-file", file.path(), "--api-sock", "/tmp/fc.sock"}, &status));
+  CHECK(status == 2);
+  CHECK_FALSE(parse_cli({"--no-api"}, &status));  // needs --config-file
+  CHECK(status == 2);
+  CHECK_FALSE(parse_cli({"--no-api", "--config-file", file.path(), "--id", "vm_1"}, &status));
+  CHECK(status == 2);
+  CHECK_FALSE(parse_cli({"--no-api", "--config-file", file.path(), "run"}, &status));
+  CHECK(status == 2);
+  TempFile bad("fc-json", R"({"boot-source": {}})");
+  CHECK_FALSE(parse_cli({"--no-api", "--config-file", bad.path()}, &status));
   CHECK(status == 2);
 }
 

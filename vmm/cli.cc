@@ -3,8 +3,11 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cctype>
 
+#include "vmm/config_file.h"
 #include "vmm/exit_status.h"
+#include "vmm/firecracker_config.h"
 
 namespace wisp {
 namespace {
@@ -25,42 +28,149 @@ CLI::Option* add_parsed_option(CLI::App* app, const std::string& name, T& target
 
 void add_jail_options(CLI::App* run, Command& command) {
   JailConfig& jail = command.jail;
-  CLI::Option* directory =
-      run->add_option(
-             "--jail", jail.directory,
-             "Run the VMM jailed in DIR: its own mount, PID, IPC, UTS, cgroup and (without a named "
-             "TAP) network namespaces, only the VM's files, no capabilities (needs root)")
-          ->check(CLI::ExistingDirectory)
-          ->type_name("DIR");
+  run->add_option(
+         "--jail", jail.directory,
+         "Run the VMM jailed in DIR: its own mount, PID, IPC, UTS, cgroup and (without a named "
+         "TAP) network namespaces, only the VM's files, no capabilities (needs root)")
+      ->check(CLI::ExistingDirectory)
+      ->type_name("DIR");
   auto parse_uid = [](std::string_view text) { return parse_id(text, "--uid"); };
   auto parse_gid = [](std::string_view text) { return parse_id(text, "--gid"); };
-  add_parsed_option(run, "--uid", jail.uid, parse_uid, "The jailed VMM's uid (default 0)")
-      ->needs(directory);
-  add_parsed_option(run, "--gid", jail.gid, parse_gid, "The jailed VMM's gid (default: the uid)")
-      ->needs(directory);
+  add_parsed_option(run, "--uid", jail.uid, parse_uid,
+                    "The jailed VMM's uid (default 0; needs --jail)");
+  add_parsed_option(run, "--gid", jail.gid, parse_gid,
+                    "The jailed VMM's gid (default: the uid; needs --jail)");
   add_parsed_option(run, "--cgroup", jail.cgroup, parse_cgroup_limits,
                     "The jail's cgroup limits: memory=SIZE,cpu=CPUS,pids=N[,parent=PATH] (v2, or "
-                    "v1 where the host has the controller only there)")
-      ->needs(directory);
+                    "v1 where the host has the controller only there; needs --jail)");
+}
+
+// What an option needs beside it, checked once the command line and a --config file are merged
+// (either may give either).
+Result<void> check_needs(const Command& command) {
+  const VmConfig& config = command.config;
+  if (!command.jailed()) {
+    if (command.jail.uid) return fail_usage("--uid requires --jail");
+    if (command.jail.gid) return fail_usage("--gid requires --jail");
+    if (command.jail.cgroup) return fail_usage("--cgroup requires --jail");
+  }
+  if (!config.exec_command.empty() && !config.host_root)
+    return fail_usage("--exec requires --host-root");
+  if (config.gdb_wait && !config.gdb) return fail_usage("--gdb-wait requires --gdb");
+  if (config.kernel_path.empty())
+    return fail_usage("--kernel is required (on the command line, or \"kernel\" in --config)");
+  return {};
+}
+
+// Firecracker's command line, for `wisp --no-api --config-file FILE`: the options Firecracker's
+// first argument can be.
+constexpr std::string_view kFirecrackerOptions[] = {
+    "--no-api", "--config-file", "--api-sock", "--id", "--no-seccomp", "--level", "--log-path"};
+
+bool is_firecracker_option(std::string_view argument) {
+  std::string_view name = argument.substr(0, argument.find('='));
+  return std::find(std::begin(kFirecrackerOptions), std::end(kFirecrackerOptions), name) !=
+         std::end(kFirecrackerOptions);
+}
+
+// As Firecracker checks its --id: 1 to 64 letters, digits and hyphens.
+std::string check_instance_id(const std::string& id) {
+  bool valid = !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+    return c == '-' || std::isalnum(static_cast<unsigned char>(c));
+  });
+  return valid ? std::string() : "an ID has 1 to 64 letters, digits and hyphens";
+}
+
+std::optional<Command> parse_firecracker_command_line(int argc, char** argv, int& early_exit) {
+  Command command;
+  CLI::App app(
+      "Wisp started as Firecracker is: `wisp --no-api --config-file FILE` boots what `firecracker "
+      "--no-api --config-file FILE` boots (Firecracker's configuration file; see README.md)",
+      "wisp");
+  app.footer(exit_status_help());
+  std::string config_file, api_sock, id;
+  bool no_api = false, no_seccomp = false;
+  CLI::Option* file =
+      app.add_option("--config-file", config_file,
+                     "Firecracker's JSON configuration: boot-source, machine-config, drives, "
+                     "network-interfaces, logger")
+          ->type_name("FILE");
+  app.add_flag("--no-api", no_api, "Start without the API socket (required: Wisp has none yet)")
+      ->needs(file);
+  CLI::Option* api_sock_option =
+      app.add_option("--api-sock", api_sock, "The API socket: not supported yet")
+          ->type_name("PATH");
+  app.add_option("--id", id, "The microVM's ID: accepted, and not used")
+      ->check(CLI::Validator(check_instance_id, "ID"));
+  app.add_flag("--no-seccomp", no_seccomp, "No system call filters (as --seccomp off)");
+  add_parsed_option(&app, "--level", command.log_level, parse_firecracker_log_level,
+                    "Log level: Error, Warning, Info, Debug, Trace or Off (errors are still "
+                    "reported); the file's logger overrides it")
+      ->type_name("LEVEL");
+  app.add_option("--log-path", command.log_path,
+                 "Write the log to this file or FIFO instead of stderr; the file's logger "
+                 "overrides it")
+      ->type_name("PATH");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    int status = app.exit(error);
+    early_exit = status == 0 ? 0 : kExitUsage;
+    return std::nullopt;
+  }
+  early_exit = kExitUsage;
+  if (api_sock_option->count() > 0 || !no_api) {
+    log::error("the API socket is not supported yet; use --no-api --config-file FILE");
+    return std::nullopt;
+  }
+  if (auto applied = apply_firecracker_config_file(config_file, command); !applied) {
+    log::error("{}", applied.error().message());
+    return std::nullopt;
+  }
+  if (no_seccomp) command.config.seccomp = SeccompMode::kOff;
+  early_exit = 0;
+  return command;
 }
 
 }  // namespace
 
 std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit) {
+  if (argc > 1 && is_firecracker_option(argv[1]))
+    return parse_firecracker_command_line(argc, argv, early_exit);
   Command command;
   VmConfig& config = command.config;
   CLI::App app("Wisp: a small, fast KVM virtual machine monitor", "wisp");
   app.set_version_flag("--version", fmt::format("wisp {}", WISP_VERSION));
   app.require_subcommand(1);
-  app.footer(exit_status_help());
+  app.footer(
+      exit_status_help() +
+      "\nStarted as Firecracker is, `wisp --no-api --config-file FILE` boots what Firecracker "
+      "boots from its configuration file (`wisp --no-api --help`).");
 
   CLI::App* run = app.add_subcommand(
       "run", "Boot a kernel (Linux bzImage, PVH ELF, Multiboot, ELF or raw) on the serial console");
   run->footer(exit_status_help());
+  // Defined first: CLI11 runs the options' callbacks in the order they are defined
+  // (App::_process_callbacks), once the whole command line is parsed, so the file's values are
+  // in place before the options given beside it replace them.
+  std::optional<Error> config_error;
+  run->add_option_function<std::string>(
+         "--config",
+         [&](const std::string& path) {
+           auto given = [run](std::string_view option) {
+             return run->count(std::string(option)) > 0;
+           };
+           if (auto applied = apply_config_file(path, command, given); !applied)
+             config_error = applied.error();
+         },
+         "A JSON file of these options: {\"kernel\": \"bzImage\", \"cpus\": 2, \"disks\": "
+         "[{\"path\": \"root.img\"}], ...}; options given beside it replace its values (see "
+         "README.md)")
+      ->type_name("FILE");
   run->add_option("--kernel", config.kernel_path,
                   "Kernel image: a Linux bzImage, a PVH ELF (vmlinux), a Multiboot kernel, an ELF "
-                  "or a raw image (the format is recognized; see --kernel-format)")
-      ->required();
+                  "or a raw image (the format is recognized; see --kernel-format); required, here "
+                  "or in --config");
   add_parsed_option(
       run, "--initrd", config.initrd_paths,
       [](std::string_view text) -> Result<std::vector<std::string>> { return split_list(text); },
@@ -105,6 +215,7 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
   run->add_option_function<std::vector<std::string>>(
          "--disk",
          [&config](const std::vector<std::string>& texts) {
+           config.disks.clear();  // a --config file's
            for (const std::string& text : texts) {
              auto disk = parse_disk(text);
              if (!disk) throw CLI::ValidationError("--disk", disk.error().message());
@@ -119,6 +230,8 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
   run->add_option_function<std::vector<std::string>>(
          "--net",
          [&config](const std::vector<std::string>& texts) {
+           config.nics.clear();  // a --config file's
+           config.no_network = false;
            for (const std::string& text : texts) {
              auto nic = parse_net(text);
              if (!nic) throw CLI::ValidationError("--net", nic.error().message());
@@ -137,6 +250,8 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
   run->add_option_function<std::vector<std::string>>(
          "--fs",
          [&config](const std::vector<std::string>& texts) {
+           std::erase_if(config.filesystems,  // a --config file's "filesystems"
+                         [](const FsConfig& fs) { return fs.directory.empty(); });
            for (const std::string& text : texts) {
              auto fs = parse_fs(text);
              if (!fs) throw CLI::ValidationError("--fs", fs.error().message());
@@ -151,6 +266,8 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
   run->add_option_function<std::vector<std::string>>(
          "--share",
          [&config](const std::vector<std::string>& texts) {
+           std::erase_if(config.filesystems,  // a --config file's "shares"
+                         [](const FsConfig& fs) { return !fs.directory.empty(); });
            for (const std::string& text : texts) {
              auto shares = std::count_if(config.filesystems.begin(), config.filesystems.end(),
                                          [](const FsConfig& fs) { return !fs.directory.empty(); });
@@ -164,7 +281,7 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
       ->type_size(1)
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  CLI::Option* host_root = run->add_flag(
+  run->add_flag(
       "--host-root", config.host_root,
       "Boot with the host's root file system as the guest's (read-only through virtio-fs, with a "
       "writable layer that the guest's power-off discards) and a shell in the current directory; "
@@ -172,7 +289,6 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
   run->add_option("--exec", config.exec_command,
                   "With --host-root: run this shell command instead of a shell; Wisp exits with "
                   "its status")
-      ->needs(host_root)
       ->check(CLI::Validator(
           [](const std::string& text) {
             return text.empty() ? std::string("the command is empty") : std::string();
@@ -182,13 +298,12 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
                     "System call filters per thread: on (default; a forbidden call ends Wisp with "
                     "status 10), log (the kernel logs it) or off");
   add_jail_options(run, command);
-  CLI::Option* gdb = add_parsed_option(
+  add_parsed_option(
       run, "--gdb", config.gdb, gdb::parse_address,
       "Serve gdb's remote protocol at tcp:[HOST:]PORT (127.0.0.1 unless HOST; 0: any free port, "
       "printed) or unix:PATH; each vCPU is a thread");
   run->add_flag("--gdb-wait", config.gdb_wait,
-                "With --gdb: the guest waits for the debugger before its first instruction")
-      ->needs(gdb);
+                "With --gdb: the guest waits for the debugger before its first instruction");
   run->add_flag_function(
       "--no-decompress-cache", [&config](int64_t) { config.decompress_kernel = false; },
       "Let a bzImage decompress its kernel in the guest, as it does on hardware, instead of "
@@ -208,6 +323,13 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
   } catch (const CLI::ParseError& error) {
     int status = app.exit(error);
     early_exit = status == 0 ? 0 : kExitUsage;
+    return std::nullopt;
+  }
+  Result<void> checked = check_needs(command);
+  if (config_error) checked = std::unexpected(*config_error);
+  if (!checked) {
+    log::error("{}", checked.error().message());
+    early_exit = kExitUsage;
     return std::nullopt;
   }
   return command;

@@ -1,4 +1,6 @@
-// The command line: `wisp run ...`, `wisp --help`, `wisp --version`.
+// The command line: `wisp run ...` (its options, or a JSON file with --config, config_file.h),
+// Firecracker's `wisp --no-api --config-file FILE` (firecracker_config.h), `wisp --help`,
+// `wisp --version`.
 #pragma once
 
 #include <optional>
@@ -16,6 +18,11 @@ struct Command {
   JailConfig jail;  // --jail DIR and its options; no directory: not jailed
   log::Level log_level = log::Level::kWarn;
   bool boot_timing = false;
+  // Where the log goes instead of stderr (Firecracker's logger log_path); "": stderr.
+  std::string log_path;
+  // Settings of a configuration file that need nothing of Wisp, to log at debug level once the
+  // log level is set.
+  std::vector<std::string> ignored_settings;
 
   bool jailed() const { return !jail.directory.empty(); }
 };

@@ -143,12 +143,6 @@ Result<void> for_each_field(std::string_view option, std::string_view text,
   return {};
 }
 
-Result<void> check_fs_tag(std::string_view option, std::string_view tag) {
-  if (tag.empty() || tag.size() > kMaximumFsTagBytes)
-    return fail("{} tag='{}': a tag has 1 to {} bytes", option, tag, kMaximumFsTagBytes);
-  return {};
-}
-
 // A whole decimal number from 1 to `maximum`.
 std::optional<uint32_t> parse_count(std::string_view value, uint32_t maximum) {
   uint32_t number = 0;
@@ -156,6 +150,14 @@ std::optional<uint32_t> parse_count(std::string_view value, uint32_t maximum) {
   if (error != std::errc() || end != value.data() + value.size() || number == 0 || number > maximum)
     return std::nullopt;
   return number;
+}
+
+}  // namespace
+
+Result<void> check_fs_tag(std::string_view option, std::string_view tag) {
+  if (tag.empty() || tag.size() > kMaximumFsTagBytes)
+    return fail("{} tag='{}': a tag has 1 to {} bytes", option, tag, kMaximumFsTagBytes);
+  return {};
 }
 
 Result<void> set_disk_field(DiskConfig& disk, std::string_view key, std::string_view value) {
@@ -222,7 +224,40 @@ Result<void> set_net_field(NetConfig& nic, std::string_view key, std::string_vie
   return {};
 }
 
-}  // namespace
+Result<void> check_nic(const NetConfig& nic) {
+  if (nic.tap.empty() == (nic.fd < 0)) return fail("needs one of tap=NAME or fd=N");
+  if (nic.fd >= 0 && nic.queues > 1) return fail("fd=N is one queue pair; queues=N needs tap=NAME");
+  return {};
+}
+
+Result<void> set_fs_field(FsConfig& fs, std::string_view key, std::string_view value) {
+  if (key == "tag") {
+    TRY(check_fs_tag("--fs", value));
+    fs.tag = value;
+  } else if (key == "socket") {
+    if (value.empty()) return fail("--fs socket= is empty");
+    fs.socket = value;
+  } else {
+    return fail("--fs has an unknown key '{}' (tag, socket)", key);
+  }
+  return {};
+}
+
+Result<void> set_share_field(FsConfig& fs, std::string_view key, std::string_view value) {
+  if (key == "tag") {
+    TRY(check_fs_tag("--share", value));
+    fs.tag = value;
+  } else if (key == "readonly") {
+    fs.read_only = TRY(parse_on_off(key, value, "--share"));
+  } else {
+    return fail("--share has an unknown key '{}' (tag, readonly)", key);
+  }
+  return {};
+}
+
+std::string default_share_tag(size_t index) {
+  return index == 0 ? "share" : fmt::format("share{}", index);
+}
 
 Result<MemoryConfig> parse_memory(std::string_view text) {
   std::vector<std::string> fields = split_list(text);
@@ -251,17 +286,8 @@ Result<MemoryConfig> parse_memory(std::string_view text) {
 
 Result<FsConfig> parse_fs(std::string_view text) {
   FsConfig fs;
-  auto set_field = [&](std::string_view key, std::string_view value) -> Result<void> {
-    if (key == "tag") {
-      TRY(check_fs_tag("--fs", value));
-      fs.tag = value;
-    } else if (key == "socket") {
-      if (value.empty()) return fail("--fs socket= is empty");
-      fs.socket = value;
-    } else {
-      return fail("--fs has an unknown key '{}' (tag, socket)", key);
-    }
-    return {};
+  auto set_field = [&](std::string_view key, std::string_view value) {
+    return set_fs_field(fs, key, value);
   };
   TRY(for_each_field("--fs", text, split_list(text), set_field));
   if (fs.tag.empty() || fs.socket.empty())
@@ -275,18 +301,10 @@ Result<FsConfig> parse_share(std::string_view text, size_t index) {
     return fail("--share '{}' does not start with a directory", text);
   FsConfig fs;
   fs.directory = fields.front();
-  fs.tag = index == 0 ? "share" : fmt::format("share{}", index);
+  fs.tag = default_share_tag(index);
   fields.erase(fields.begin());
-  auto set_field = [&](std::string_view key, std::string_view value) -> Result<void> {
-    if (key == "tag") {
-      TRY(check_fs_tag("--share", value));
-      fs.tag = value;
-    } else if (key == "readonly") {
-      fs.read_only = TRY(parse_on_off(key, value, "--share"));
-    } else {
-      return fail("--share has an unknown key '{}' (tag, readonly)", key);
-    }
-    return {};
+  auto set_field = [&](std::string_view key, std::string_view value) {
+    return set_share_field(fs, key, value);
   };
   TRY(for_each_field("--share", text, fields, set_field));
   return fs;
@@ -305,11 +323,36 @@ Result<std::optional<NetConfig>> parse_net(std::string_view text) {
     TRY(set_net_field(nic, std::string_view(field).substr(0, equals),
                       std::string_view(field).substr(equals + 1)));
   }
-  if (nic.tap.empty() == (nic.fd < 0))
-    return fail("--net '{}' needs one of tap=NAME or fd=N", text);
-  if (nic.fd >= 0 && nic.queues > 1)
-    return fail("--net '{}': fd=N is one queue pair; queues=N needs tap=NAME", text);
+  TRY_CONTEXT(check_nic(nic), fmt::format("--net '{}'", text));
   return nic;
+}
+
+Result<void> check_readable(const std::string& path) {
+  if (::access(path.c_str(), R_OK) != 0) return fail_errno(path);
+  return {};
+}
+
+Result<void> check_disk_file(const DiskConfig& disk) {
+  int mode = disk.access == DiskAccess::kReadOnly ? R_OK : R_OK | W_OK;
+  if (::access(disk.path.c_str(), mode) != 0) return fail_errno(disk.path);
+  return {};
+}
+
+Result<void> check_directory(const std::string& directory) {
+  struct stat file {};
+  if (::stat(directory.c_str(), &file) != 0) return fail_errno(directory);
+  if (!S_ISDIR(file.st_mode)) return fail("{}: not a directory", directory);
+  return {};
+}
+
+Result<void> check_memory_size(uint64_t bytes) {
+  if (bytes < kMinimumMemoryBytes)
+    return fail("{} MiB is too small (at least {} MiB)", bytes >> 20, kMinimumMemoryBytes >> 20);
+  if (bytes % 4096 != 0) return fail("{} bytes is not a whole number of 4 KiB pages", bytes);
+  if (bytes > kMaximumMemoryBytes)
+    return fail("{} GiB is more than Wisp supports ({} GiB)", bytes >> 30,
+                kMaximumMemoryBytes >> 30);
+  return {};
 }
 
 Result<DiskConfig> parse_disk(std::string_view text) {
@@ -345,10 +388,10 @@ Result<void> validate_disks(const VmConfig& config) {
     return fail("{} disks are more than the {} Wisp supports", config.disks.size(), kMaximumDisks);
   std::vector<struct stat> files;
   for (const DiskConfig& disk : config.disks) {
-    int mode = disk.access == DiskAccess::kReadOnly ? R_OK : R_OK | W_OK;
+    if (auto usable = check_disk_file(disk); !usable)
+      return fail("disk {}", usable.error().message());
     struct stat file {};
-    if (::access(disk.path.c_str(), mode) != 0 || ::stat(disk.path.c_str(), &file) != 0)
-      return fail_errno(fmt::format("disk {}", disk.path));
+    if (::stat(disk.path.c_str(), &file) != 0) return fail_errno(fmt::format("disk {}", disk.path));
     for (size_t i = 0; i < files.size(); ++i) {
       bool same = files[i].st_dev == file.st_dev && files[i].st_ino == file.st_ino;
       bool writable =
@@ -372,10 +415,8 @@ Result<void> validate_filesystems(const VmConfig& config) {
   for (size_t i = 0; i < config.filesystems.size(); ++i) {
     const FsConfig& fs = config.filesystems[i];
     if (!fs.directory.empty()) {
-      struct stat file {};
-      if (::stat(fs.directory.c_str(), &file) != 0)
-        return fail_errno(fmt::format("--share {}", fs.directory));
-      if (!S_ISDIR(file.st_mode)) return fail("--share {}: not a directory", fs.directory);
+      if (auto directory = check_directory(fs.directory); !directory)
+        return fail("--share {}", directory.error().message());
     }
     for (size_t j = 0; j < i; ++j)
       if (config.filesystems[j].tag == fs.tag)
@@ -409,21 +450,17 @@ Result<void> validate_nics(const VmConfig& config) {
 
 Result<void> validate(const VmConfig& config) {
   if (config.kernel_path.empty()) return fail("--kernel is required");
-  if (::access(config.kernel_path.c_str(), R_OK) != 0)
-    return fail_errno(fmt::format("kernel {}", config.kernel_path));
+  if (auto kernel = check_readable(config.kernel_path); !kernel)
+    return fail("kernel {}", kernel.error().message());
   for (const std::string& initrd : config.initrd_paths) {
-    if (::access(initrd.c_str(), R_OK) != 0) return fail_errno(fmt::format("initrd {}", initrd));
+    if (auto readable = check_readable(initrd); !readable)
+      return fail("initrd {}", readable.error().message());
   }
   TRY(validate_raw_options(config));
   if (config.cpus == 0 || config.cpus > kMaximumCpus)
     return fail("--cpus {} is out of range (1 to {})", config.cpus, kMaximumCpus);
-  if (config.memory_bytes < kMinimumMemoryBytes)
-    return fail("--memory {} MiB is too small (at least {} MiB)", config.memory_bytes >> 20,
-                kMinimumMemoryBytes >> 20);
-  if (config.memory_bytes % 4096 != 0) return fail("--memory must be a whole number of pages");
-  if (config.memory_bytes > kMaximumMemoryBytes)
-    return fail("--memory {} GiB is more than Wisp supports ({} GiB)", config.memory_bytes >> 30,
-                kMaximumMemoryBytes >> 30);
+  if (auto memory = check_memory_size(config.memory_bytes); !memory)
+    return fail("--memory {}", memory.error().message());
   if (config.cmdline.find('\0') != std::string::npos)
     return fail("the kernel command line contains a NUL byte");
   TRY(validate_disks(config));

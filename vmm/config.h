@@ -133,6 +133,25 @@ Result<FsConfig> parse_share(std::string_view text, size_t index);
 // Whether guest RAM is shared (see VmConfig::shared_memory).
 bool uses_shared_memory(const VmConfig& config);
 
+// One KEY=VALUE field of --disk, --net, --fs or --share, as the parsers above set it; a config
+// file (config_file.h) sets its objects' fields through these too, booleans as on or off.
+Result<void> set_disk_field(DiskConfig& disk, std::string_view key, std::string_view value);
+Result<void> set_net_field(NetConfig& nic, std::string_view key, std::string_view value);
+Result<void> set_fs_field(FsConfig& fs, std::string_view key, std::string_view value);
+Result<void> set_share_field(FsConfig& fs, std::string_view key, std::string_view value);
+// What a NIC needs once its fields are set: one of tap= or fd=, and one queue pair for fd=.
+Result<void> check_nic(const NetConfig& nic);
+// "TAG='...': a tag has 1 to 36 bytes", named by `option`.
+Result<void> check_fs_tag(std::string_view option, std::string_view tag);
+// The tag of the index-th --share that names none: share, share1, share2, ...
+std::string default_share_tag(size_t index);
+
+// The host-side checks of validate(), one value at a time; each error starts with the value.
+Result<void> check_readable(const std::string& path);
+Result<void> check_disk_file(const DiskConfig& disk);  // readable, and writable unless read-only
+Result<void> check_directory(const std::string& directory);
+Result<void> check_memory_size(uint64_t bytes);
+
 // "a,b,c" into its non-empty parts.
 std::vector<std::string> split_list(std::string_view text);
 

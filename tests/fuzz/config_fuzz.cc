@@ -15,7 +15,9 @@
 //   - what is accepted keeps the documented limits: sizes below 16 EiB, a disk's serial at most
 //     20 bytes and 1 to 16 queues, a TAP name of 1 to 15 characters, one of tap= or fd=, unicast
 //     non-zero MACs, split_list's parts non-empty and without commas;
-//   - the CLI never lets an exception escape, and a command it accepts has a kernel.
+//   - the CLI never lets an exception escape, and a command it accepts has a kernel;
+//   - an input that starts with '{' is also read as a --config file and as Firecracker's
+//     --config-file: errors name the file, and an accepted Firecracker file has a kernel.
 // A finding is a crash, a sanitizer report or a __builtin_trap.
 //
 // Built with -DWISP_FUZZ_SEEDS instead, the same file is a program that writes a seed corpus
@@ -34,6 +36,8 @@
 #include "tests/fuzz/fuzz_support.h"
 #include "vmm/cli.h"
 #include "vmm/config.h"
+#include "vmm/config_file.h"
+#include "vmm/firecracker_config.h"
 
 namespace {
 
@@ -233,6 +237,21 @@ class Silence {
 
 #ifndef WISP_FUZZ_SEEDS
 
+// A configuration file, in Wisp's format and in Firecracker's: an error names the file, and a
+// file that is accepted has a kernel.
+[[maybe_unused]] void fuzz_config_files(std::string_view text) {
+  Command command;
+  auto mine = apply_config_text(text, "fuzz.json", command, [](std::string_view) { return false; });
+  if (!mine && !mine.error().message().starts_with("fuzz.json"))
+    finding("a --config error that does not name the file");
+  Command firecracker;
+  auto theirs = apply_firecracker_config_text(text, "fc.json", firecracker);
+  if (!theirs && !theirs.error().message().starts_with("fc.json"))
+    finding("a --config-file error that does not name the file");
+  if (theirs && firecracker.config.kernel_path.empty())
+    finding("a Firecracker configuration accepted without a kernel");
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   fuzz_size(text);
@@ -245,6 +264,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Command lines are words separated by NUL bytes: one word alone is no command line worth the
   // CLI's time (it builds the whole option table).
   if (text.find('\0') != std::string_view::npos) fuzz_cli(text);
+  if (text.starts_with("{")) fuzz_config_files(text);
   return 0;
 }
 
@@ -295,6 +315,14 @@ int main(int argc, char** argv) {
       {"cli-serial", words({"run", "--kernel", "k", "--serial", "none", "--serial2", "file=x",
                             "--on-reboot", "restart", "--timeout", "5", "-v", "-v"})},
       {"cli-help", words({"run", "--help"})},
+      {"config", R"({"kernel": "k", "cpus": 2, "memory": "1G", "disks": [{"path": "a.img",
+                    "readonly": true}], "nets": [{"tap": "t0"}], "serial": "stdio"})"},
+      {"config-firecracker",
+       R"({"boot-source": {"kernel_image_path": "k", "boot_args": "console=ttyS0"},
+           "machine-config": {"vcpu_count": 2, "mem_size_mib": 256},
+           "drives": [{"drive_id": "rootfs", "path_on_host": "a.img", "is_root_device": true,
+                       "is_read_only": false}],
+           "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "t0"}]})"},
   };
   for (const auto& [name, text] : seeds)
     write_seed(dir + "/" + name,

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
 
 #include "vmm/config_file.h"
 #include "vmm/exit_status.h"
@@ -24,6 +25,27 @@ CLI::Option* add_parsed_option(CLI::App* app, const std::string& name, T& target
         target = *result;
       },
       help);
+}
+
+// A repeatable option (--disk A --disk B): `clear` first drops what a --config file gave, then
+// `add` takes each value in turn; an error is a usage error naming the option.
+CLI::Option* add_repeatable_option(CLI::App* app, const std::string& name,
+                                   std::function<void()> clear,
+                                   std::function<Result<void>(const std::string&)> add,
+                                   const std::string& help) {
+  return app
+      ->add_option_function<std::vector<std::string>>(
+          name,
+          [name, clear, add](const std::vector<std::string>& texts) {
+            clear();
+            for (const std::string& text : texts)
+              if (auto added = add(text); !added)
+                throw CLI::ValidationError(name, added.error().message());
+          },
+          help)
+      ->type_size(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
 void add_jail_options(CLI::App* run, Command& command) {
@@ -212,75 +234,52 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
   add_parsed_option(run, "--on-panic", config.on_panic, parse_panic_action,
                     "What a guest's panic (reported through pvpanic) does: exit (default, status "
                     "14) or continue (logged)");
-  run->add_option_function<std::vector<std::string>>(
-         "--disk",
-         [&config](const std::vector<std::string>& texts) {
-           config.disks.clear();  // a --config file's
-           for (const std::string& text : texts) {
-             auto disk = parse_disk(text);
-             if (!disk) throw CLI::ValidationError("--disk", disk.error().message());
-             config.disks.push_back(std::move(*disk));
-           }
-         },
-         "A virtio-blk disk (repeatable): path=IMAGE[,readonly=on][,serial=ID]"
-         "[,cache=writeback|none][,discard=on|off][,queues=N][,aio=io_uring|sync]")
-      ->type_size(1)
-      ->allow_extra_args(false)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  run->add_option_function<std::vector<std::string>>(
-         "--net",
-         [&config](const std::vector<std::string>& texts) {
-           config.nics.clear();  // a --config file's
-           config.no_network = false;
-           for (const std::string& text : texts) {
-             auto nic = parse_net(text);
-             if (!nic) throw CLI::ValidationError("--net", nic.error().message());
-             if (*nic) {
-               config.nics.push_back(std::move(**nic));
-             } else {
-               config.no_network = true;
-             }
-           }
-         },
-         "A virtio-net NIC (repeatable): tap=NAME[,mac=MAC][,queues=N] (the TAP is created if "
-         "missing and Wisp may), fd=N[,mac=MAC] (an open TAP descriptor), or none")
-      ->type_size(1)
-      ->allow_extra_args(false)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  run->add_option_function<std::vector<std::string>>(
-         "--fs",
-         [&config](const std::vector<std::string>& texts) {
-           std::erase_if(config.filesystems,  // a --config file's "filesystems"
-                         [](const FsConfig& fs) { return fs.directory.empty(); });
-           for (const std::string& text : texts) {
-             auto fs = parse_fs(text);
-             if (!fs) throw CLI::ValidationError("--fs", fs.error().message());
-             config.filesystems.push_back(std::move(*fs));
-           }
-         },
-         "A virtio-fs file system (repeatable) served by a running vhost-user back end "
-         "(virtiofsd): tag=TAG,socket=PATH; the guest mounts it with mount -t virtiofs TAG DIR")
-      ->type_size(1)
-      ->allow_extra_args(false)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  run->add_option_function<std::vector<std::string>>(
-         "--share",
-         [&config](const std::vector<std::string>& texts) {
-           std::erase_if(config.filesystems,  // a --config file's "shares"
-                         [](const FsConfig& fs) { return !fs.directory.empty(); });
-           for (const std::string& text : texts) {
-             auto shares = std::count_if(config.filesystems.begin(), config.filesystems.end(),
-                                         [](const FsConfig& fs) { return !fs.directory.empty(); });
-             auto fs = parse_share(text, static_cast<size_t>(shares));
-             if (!fs) throw CLI::ValidationError("--share", fs.error().message());
-             config.filesystems.push_back(std::move(*fs));
-           }
-         },
-         "Share a host directory with the guest through virtio-fs (repeatable): "
-         "DIR[,tag=TAG][,readonly=on]; Wisp runs virtiofsd for it (tag: share, share1, ...)")
-      ->type_size(1)
-      ->allow_extra_args(false)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  add_repeatable_option(
+      run, "--disk", [&config] { config.disks.clear(); },
+      [&config](const std::string& text) -> Result<void> {
+        config.disks.push_back(TRY(parse_disk(text)));
+        return {};
+      },
+      "A virtio-blk disk (repeatable): path=IMAGE[,readonly=on][,serial=ID]"
+      "[,cache=writeback|none][,discard=on|off][,queues=N][,aio=io_uring|sync]");
+  add_repeatable_option(
+      run, "--net",
+      [&config] {
+        config.nics.clear();
+        config.no_network = false;
+      },
+      [&config](const std::string& text) -> Result<void> {
+        std::optional<NetConfig> nic = TRY(parse_net(text));
+        if (nic) {
+          config.nics.push_back(std::move(*nic));
+        } else {
+          config.no_network = true;
+        }
+        return {};
+      },
+      "A virtio-net NIC (repeatable): tap=NAME[,mac=MAC][,queues=N] (the TAP is created if "
+      "missing and Wisp may), fd=N[,mac=MAC] (an open TAP descriptor), or none");
+  auto is_share = [](const FsConfig& fs) { return !fs.directory.empty(); };
+  add_repeatable_option(
+      run, "--fs",
+      [&config, is_share] {
+        std::erase_if(config.filesystems, [&](const FsConfig& fs) { return !is_share(fs); });
+      },
+      [&config](const std::string& text) -> Result<void> {
+        config.filesystems.push_back(TRY(parse_fs(text)));
+        return {};
+      },
+      "A virtio-fs file system (repeatable) served by a running vhost-user back end "
+      "(virtiofsd): tag=TAG,socket=PATH; the guest mounts it with mount -t virtiofs TAG DIR");
+  add_repeatable_option(
+      run, "--share", [&config, is_share] { std::erase_if(config.filesystems, is_share); },
+      [&config, is_share](const std::string& text) -> Result<void> {
+        auto shares = std::count_if(config.filesystems.begin(), config.filesystems.end(), is_share);
+        config.filesystems.push_back(TRY(parse_share(text, static_cast<size_t>(shares))));
+        return {};
+      },
+      "Share a host directory with the guest through virtio-fs (repeatable): "
+      "DIR[,tag=TAG][,readonly=on]; Wisp runs virtiofsd for it (tag: share, share1, ...)");
   run->add_flag(
       "--host-root", config.host_root,
       "Boot with the host's root file system as the guest's (read-only through virtio-fs, with a "

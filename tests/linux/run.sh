@@ -23,7 +23,7 @@ cp "$(dirname "${BASH_SOURCE[0]}")/checks.sh" "$payload/run.sh"
 [[ -z "${WISP_LINUX_CHECKS:-}" ]] || echo "$WISP_LINUX_CHECKS" >"$payload/only"
 
 STALL_SECONDS=${WISP_CHECKS_STALL_SECONDS:-180}
-ATTEMPTS=4  # more checks, more chances of a stall: one run here needed three attempts
+ATTEMPTS=6  # more checks, more chances of a stall: a run of 26 checks here stalled four times
 
 # run_testhost PAYLOAD WISP OUT: the checks in the nested test host, the console into OUT; the
 # payload's status, or 124 when the host timed out or printed nothing for STALL_SECONDS.

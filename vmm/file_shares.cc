@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "vmm/base/log.h"
+#include "vmm/base/temporary_directory.h"
 #include "vmm/exit_status.h"
 
 namespace wisp {
@@ -26,11 +27,6 @@ namespace {
 constexpr std::chrono::milliseconds kStartPatience{10000};
 constexpr std::chrono::milliseconds kRunningPatience{1000};
 constexpr std::chrono::milliseconds kExitPatience{2000};
-
-std::string temporary_directory() {
-  const char* tmpdir = ::getenv("TMPDIR");
-  return tmpdir && *tmpdir ? tmpdir : "/tmp";
-}
 
 // In the child, before exec: everything here must be async-signal-safe. Returns only on failure.
 // `view`: for a read-only share, the empty directory where the share is seen read-only.
@@ -132,10 +128,8 @@ Result<std::unique_ptr<vhost_user::Frontend>> FileShares::connect_to(const Daemo
 
 Result<FileShares::Daemon> FileShares::start_virtiofsd(const FsConfig& share) {
   Daemon daemon;
-  std::string pattern = temporary_directory() + "/wisp-virtiofsd.XXXXXX";
-  if (!::mkdtemp(pattern.data())) return fail_errno("mkdtemp for virtiofsd's socket");
-  daemon.socket_directory = pattern;
-  daemon.socket_path = pattern + "/socket";
+  daemon.socket_directory = TRY(make_temporary_directory("wisp-virtiofsd"));
+  daemon.socket_path = daemon.socket_directory + "/socket";
   std::string program = virtiofsd_path();
   if (::access(program.c_str(), X_OK) != 0) {
     ::rmdir(daemon.socket_directory.c_str());

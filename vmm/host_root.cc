@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "vmm/base/temporary_directory.h"
 #include "vmm/host_root_init.h"  // generated from host_root_init.sh: kHostRootInit
 
 namespace wisp {
@@ -50,25 +51,23 @@ Result<HostRootRun> HostRootRun::prepare(VmConfig& config, const std::string& co
   std::string cwd = std::filesystem::current_path(error).string();
   if (error) return fail("--host-root: the current directory: {}", error.message());
 
-  const char* tmpdir = ::getenv("TMPDIR");
-  std::string pattern = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/wisp-host-root.XXXXXX";
-  if (!::mkdtemp(pattern.data())) return fail_errno("--host-root: mkdtemp");
-  HostRootRun run(pattern);
+  std::string directory = TRY_CONTEXT(make_temporary_directory("wisp-host-root"), "--host-root");
+  HostRootRun run(directory);
   // The guest's root is uid 0 on the back end's side too, but keep the directory readable.
-  ::chmod(pattern.c_str(), 0755);
+  ::chmod(directory.c_str(), 0755);
   const char* term = ::getenv("TERM");
-  TRY(write_file(pattern + "/init", kHostRootInit, 0755));
-  TRY(write_file(pattern + "/cwd", cwd, 0644));
-  TRY(write_file(pattern + "/command", command, 0644));
-  TRY(write_file(pattern + "/term", term && *term ? term : "vt100", 0644));
-  if (::mkdir((pattern + "/layer").c_str(), 0755) != 0)
-    return fail_errno(fmt::format("--host-root: mkdir {}/layer", pattern));
+  TRY(write_file(directory + "/init", kHostRootInit, 0755));
+  TRY(write_file(directory + "/cwd", cwd, 0644));
+  TRY(write_file(directory + "/command", command, 0644));
+  TRY(write_file(directory + "/term", term && *term ? term : "vt100", 0644));
+  if (::mkdir((directory + "/layer").c_str(), 0755) != 0)
+    return fail_errno(fmt::format("--host-root: mkdir {}/layer", directory));
 
   config.filesystems.push_back({kHostRootTag, "", "/", true});
-  config.filesystems.push_back({kHostRunTag, "", pattern, false});
+  config.filesystems.push_back({kHostRunTag, "", directory, false});
   add_to_cmdline(config.cmdline, fmt::format("root={} rootfstype=virtiofs ro init={}/init "
                                              "wisp.modules=virtio_mmio,virtiofs,overlay",
-                                             kHostRootTag, pattern));
+                                             kHostRootTag, directory));
   return run;
 }
 

@@ -317,12 +317,10 @@ bool uses_shared_memory(const VmConfig& config) {
 Result<std::optional<NetConfig>> parse_net(std::string_view text) {
   if (text == "none") return std::nullopt;
   NetConfig nic;
-  for (const std::string& field : split_list(text)) {
-    size_t equals = field.find('=');
-    if (equals == std::string::npos) return fail("--net '{}': '{}' is not KEY=VALUE", text, field);
-    TRY(set_net_field(nic, std::string_view(field).substr(0, equals),
-                      std::string_view(field).substr(equals + 1)));
-  }
+  auto set_field = [&](std::string_view key, std::string_view value) {
+    return set_net_field(nic, key, value);
+  };
+  TRY(for_each_field("--net", text, split_list(text), set_field));
   TRY_CONTEXT(check_nic(nic), fmt::format("--net '{}'", text));
   return nic;
 }
@@ -357,12 +355,10 @@ Result<void> check_memory_size(uint64_t bytes) {
 
 Result<DiskConfig> parse_disk(std::string_view text) {
   DiskConfig disk;
-  for (const std::string& field : split_list(text)) {
-    size_t equals = field.find('=');
-    if (equals == std::string::npos) return fail("--disk '{}': '{}' is not KEY=VALUE", text, field);
-    TRY(set_disk_field(disk, std::string_view(field).substr(0, equals),
-                       std::string_view(field).substr(equals + 1)));
-  }
+  auto set_field = [&](std::string_view key, std::string_view value) {
+    return set_disk_field(disk, key, value);
+  };
+  TRY(for_each_field("--disk", text, split_list(text), set_field));
   if (disk.path.empty()) return fail("--disk '{}' has no path=IMAGE", text);
   return disk;
 }

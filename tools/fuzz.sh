@@ -29,7 +29,7 @@ PACKAGES=(
     cmake ninja-build clang-16 libclang-rt-16-dev   # the fuzzing toolchain
     llvm-16                                         # llvm-symbolizer-16: reports with lines
     linux-libc-dev libfmt-dev libcli11-dev catch2 liburing-dev libseccomp-dev libcap-dev  # to configure Wisp
-    nlohmann-json3-dev
+    nlohmann-json3-dev libhttp-parser-dev
     zlib1g-dev libbz2-dev liblzma-dev liblz4-dev libzstd-dev libxxhash-dev
 )
 

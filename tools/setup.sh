@@ -13,6 +13,7 @@ PACKAGES=(
     cmake ninja-build g++ pkg-config          # the build
     linux-libc-dev libfmt-dev libcli11-dev catch2 liburing-dev libseccomp-dev libcap-dev  # headers, libraries
     nlohmann-json3-dev                        # the JSON configuration files
+    libhttp-parser-dev                        # the API socket's HTTP parser
     zlib1g-dev libbz2-dev liblzma-dev liblz4-dev libzstd-dev libxxhash-dev     # a bzImage's payload
     acpica-tools                              # iasl, for the ACPI table tests
     util-linux                                # unshare: the /dev/kvm error tests, private network namespaces

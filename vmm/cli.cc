@@ -110,19 +110,21 @@ std::optional<Command> parse_firecracker_command_line(int argc, char** argv, int
       "--no-api --config-file FILE` boots (Firecracker's configuration file; see README.md)",
       "wisp");
   app.footer(exit_status_help());
-  std::string config_file, api_sock, id;
+  std::string config_file;
   bool no_api = false, no_seccomp = false;
   CLI::Option* file =
       app.add_option("--config-file", config_file,
                      "Firecracker's JSON configuration: boot-source, machine-config, drives, "
-                     "network-interfaces, logger")
+                     "network-interfaces, vsock, logger (with the API socket: the VM starts at "
+                     "once, and the API serves it)")
           ->type_name("FILE");
-  app.add_flag("--no-api", no_api, "Start without the API socket (required: Wisp has none yet)")
+  app.add_flag("--no-api", no_api, "Start without the API socket (needs --config-file)")
       ->needs(file);
-  CLI::Option* api_sock_option =
-      app.add_option("--api-sock", api_sock, "The API socket: not supported yet")
-          ->type_name("PATH");
-  app.add_option("--id", id, "The microVM's ID: accepted, and not used")
+  app.add_option("--api-sock", command.api_socket,
+                 "The API socket: Firecracker's REST API (see README.md), served on this path")
+      ->type_name("PATH")
+      ->excludes("--no-api");
+  app.add_option("--id", command.instance_id, "The microVM's ID, which GET / answers")
       ->check(CLI::Validator(check_instance_id, "ID"));
   app.add_flag("--no-seccomp", no_seccomp, "No system call filters (as --seccomp off)");
   add_parsed_option(&app, "--level", command.log_level, parse_firecracker_log_level,
@@ -141,11 +143,11 @@ std::optional<Command> parse_firecracker_command_line(int argc, char** argv, int
     return std::nullopt;
   }
   early_exit = kExitUsage;
-  if (api_sock_option->count() > 0 || !no_api) {
-    log::error("the API socket is not supported yet; use --no-api --config-file FILE");
-    return std::nullopt;
-  }
-  if (auto applied = apply_firecracker_config_file(config_file, command); !applied) {
+  if (!no_api) {
+    // The API reads the file itself: its sections become what GET /vm/config shows.
+    if (command.api_socket.empty()) command.api_socket = kFirecrackerDefaultApiSocket;
+    command.firecracker_config_file = config_file;
+  } else if (auto applied = apply_firecracker_config_file(config_file, command); !applied) {
     log::error("{}", applied.error().message());
     return std::nullopt;
   }

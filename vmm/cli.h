@@ -24,7 +24,14 @@ struct Command {
   // log level is set.
   std::vector<std::string> ignored_settings;
 
+  // Started as Firecracker is with its API: `wisp --api-sock PATH [--id ID] [--config-file F]`.
+  // The VM is then configured through the socket (api/api_server.h), or from F at once.
+  std::string api_socket;
+  std::string instance_id = "anonymous-instance";  // Firecracker's default --id
+  std::string firecracker_config_file;
+
   bool jailed() const { return !jail.directory.empty(); }
+  bool serves_api() const { return !api_socket.empty(); }
 };
 
 // Parses argv. On --help/--version or a usage error, prints what CLI11 prints and returns the

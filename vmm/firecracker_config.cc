@@ -201,31 +201,38 @@ struct Reader {
     std::set<std::string> ids;
     for (size_t i = 0; i < value.size(); ++i) {
       std::string nic_path = element_path(path, i);
-      const Json& interface = value[i];
-      TRY(config_json::expect_object(interface, nic_path));
-      TRY(config_json::check_keys(
-          interface, nic_path,
-          {"iface_id", "host_dev_name", "guest_mac", "mtu", "rx_rate_limiter", "tx_rate_limiter"}));
-      std::string id_path = member_path(nic_path, "iface_id");
-      const Json* id = TRY(config_json::required_member(interface, nic_path, "iface_id"));
-      if (!ids.insert(TRY(config_json::get_nonempty_string(*id, id_path))).second)
-        return fail_usage("{}: {} is the ID of an earlier interface too", id_path, quote(*id));
-      if (config_json::optional_member(interface, "mtu"))
-        return refuse(member_path(nic_path, "mtu"), "an MTU for the guest is");
-      TRY(refuse_rate_limiter(interface, nic_path, "rx_rate_limiter"));
-      TRY(refuse_rate_limiter(interface, nic_path, "tx_rate_limiter"));
-      NetConfig nic;
-      std::string tap_path = member_path(nic_path, "host_dev_name");
-      const Json* tap = TRY(config_json::required_member(interface, nic_path, "host_dev_name"));
-      std::string tap_name = TRY(config_json::get_string(*tap, tap_path));
-      TRY_CONTEXT(set_net_field(nic, "tap", tap_name), tap_path);
-      if (const Json* mac = config_json::optional_member(interface, "guest_mac")) {
-        std::string mac_path = member_path(nic_path, "guest_mac");
-        std::string mac_text = TRY(config_json::get_string(*mac, mac_path));
-        TRY_CONTEXT(set_net_field(nic, "mac", mac_text), mac_path);
-      }
-      command.config.nics.push_back(std::move(nic));
+      TRY(network_interface(value[i], nic_path));
+      std::string id = value[i]["iface_id"].get<std::string>();  // checked by network_interface
+      if (!ids.insert(id).second)
+        return fail_usage("{}: {} is the ID of an earlier interface too",
+                          member_path(nic_path, "iface_id"), quote(value[i]["iface_id"]));
     }
+    return {};
+  }
+
+  // One interface, added to config.nics.
+  Result<void> network_interface(const Json& interface, const std::string& nic_path) {
+    TRY(config_json::expect_object(interface, nic_path));
+    TRY(config_json::check_keys(
+        interface, nic_path,
+        {"iface_id", "host_dev_name", "guest_mac", "mtu", "rx_rate_limiter", "tx_rate_limiter"}));
+    const Json* id = TRY(config_json::required_member(interface, nic_path, "iface_id"));
+    TRY(config_json::get_nonempty_string(*id, member_path(nic_path, "iface_id")));
+    if (config_json::optional_member(interface, "mtu"))
+      return refuse(member_path(nic_path, "mtu"), "an MTU for the guest is");
+    TRY(refuse_rate_limiter(interface, nic_path, "rx_rate_limiter"));
+    TRY(refuse_rate_limiter(interface, nic_path, "tx_rate_limiter"));
+    NetConfig nic;
+    std::string tap_path = member_path(nic_path, "host_dev_name");
+    const Json* tap = TRY(config_json::required_member(interface, nic_path, "host_dev_name"));
+    std::string tap_name = TRY(config_json::get_string(*tap, tap_path));
+    TRY_CONTEXT(set_net_field(nic, "tap", tap_name), tap_path);
+    if (const Json* mac = config_json::optional_member(interface, "guest_mac")) {
+      std::string mac_path = member_path(nic_path, "guest_mac");
+      std::string mac_text = TRY(config_json::get_string(*mac, mac_path));
+      TRY_CONTEXT(set_net_field(nic, "mac", mac_text), mac_path);
+    }
+    command.config.nics.push_back(std::move(nic));
     return {};
   }
 
@@ -310,15 +317,39 @@ Result<log::Level> parse_firecracker_log_level(std::string_view text) {
   return fail_usage("'{}' is not one of Error, Warning, Info, Debug, Trace, Off", text);
 }
 
+Result<void> apply_firecracker_config(const Json& document, std::string_view name,
+                                      Command& command) {
+  command.config = VmConfig{};
+  command.config.memory_bytes = kFirecrackerDefaultMemoryMib << 20;
+  Reader reader(command, std::string(kFirecrackerDefaultCmdline));
+  TRY_CONTEXT(reader.apply(document), name);
+  return {};
+}
+
 Result<void> apply_firecracker_config_text(std::string_view text, std::string_view name,
                                            Command& command) {
   auto parsed = config_json::parse(text);
   if (!parsed) return std::unexpected(parsed.error().context(name));
-  command.config = VmConfig{};
-  command.config.memory_bytes = kFirecrackerDefaultMemoryMib << 20;
-  Reader reader(command, std::string(kFirecrackerDefaultCmdline));
-  TRY_CONTEXT(reader.apply(*parsed), name);
-  return {};
+  return apply_firecracker_config(*parsed, name, command);
+}
+
+Result<void> check_firecracker_section(std::string_view section, const Json& value,
+                                       std::string_view path, Command& scratch) {
+  scratch.config = VmConfig{};
+  Reader reader(scratch, std::string(kFirecrackerDefaultCmdline));
+  std::string where(path);
+  if (section == "boot-source") return reader.boot_source(value, where);
+  if (section == "machine-config") return reader.machine_config(value, where);
+  if (section == "logger") return reader.logger(value, where);
+  if (section == "drives") {
+    std::set<std::string> ids;
+    return reader.drive(value, where, ids);
+  }
+  if (section == "network-interfaces") return reader.network_interface(value, where);
+  for (std::string_view unsupported : kUnsupportedSections) {
+    if (section == unsupported) return refuse(where, fmt::format("the {} device is", section));
+  }
+  return fail_usage("{}: no such section of Firecracker's configuration", section);
 }
 
 Result<void> apply_firecracker_config_file(const std::string& path, Command& command) {

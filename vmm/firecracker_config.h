@@ -22,6 +22,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "vmm/base/log.h"
 #include "vmm/base/result.h"
 #include "vmm/cli.h"
@@ -33,6 +35,8 @@ namespace wisp {
 inline constexpr std::string_view kFirecrackerDefaultCmdline =
     "reboot=k panic=1 nomodule 8250.nr_uarts=0 i8042.noaux i8042.nomux i8042.dumbkbd "
     "swiotlb=noforce";
+// Where Firecracker's API socket is without --api-sock.
+inline constexpr std::string_view kFirecrackerDefaultApiSocket = "/run/firecracker.socket";
 // Guest memory without machine-config (DEFAULT_MEM_SIZE_MIB).
 inline constexpr uint64_t kFirecrackerDefaultMemoryMib = 128;
 
@@ -47,5 +51,16 @@ Result<void> apply_firecracker_config_file(const std::string& path, Command& com
 // The same from the file's text; `name` starts the errors.
 Result<void> apply_firecracker_config_text(std::string_view text, std::string_view name,
                                            Command& command);
+
+// The same from the parsed document (the API builds one from its PUT bodies).
+Result<void> apply_firecracker_config(const nlohmann::json& document, std::string_view name,
+                                      Command& command);
+
+// One of the document's sections as the API's PUT bodies carry them, checked as the whole file's
+// would be: "boot-source", "machine-config", "logger", "vsock", or one element of "drives" or
+// "network-interfaces". What it sets lands in `scratch` (the logger's level and path, say);
+// errors name `path` and the keys below it.
+Result<void> check_firecracker_section(std::string_view section, const nlohmann::json& value,
+                                       std::string_view path, Command& scratch);
 
 }  // namespace wisp

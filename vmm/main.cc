@@ -1,6 +1,5 @@
 // wisp: parse the command line, build the VM, run it, and exit with a status that says how the
 // guest ended (see exit_status.h).
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -9,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "vmm/base/fd.h"
+#include "vmm/api/serve_api.h"
 #include "vmm/base/log.h"
 #include "vmm/cli.h"
 #include "vmm/exit_status.h"
@@ -86,16 +85,6 @@ int run_vm(const wisp::VmConfig& config, std::optional<wisp::ImageFile> vmlinux,
   }
 }
 
-// Firecracker's logger log_path: the log (stderr, where Wisp's log lines go) goes to that file or
-// FIFO instead, made if missing. Opened for reading too, as Firecracker opens it, so that a FIFO
-// nobody reads yet does not block the open.
-wisp::Result<void> send_log_to(const std::string& path) {
-  wisp::Fd file(::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-  if (!file.valid()) return wisp::fail_errno(fmt::format("log_path {}", path));
-  if (::dup2(file.get(), STDERR_FILENO) < 0) return wisp::fail_errno("dup2 onto stderr");
-  return {};
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -110,13 +99,14 @@ int main(int argc, char** argv) {
   std::optional<wisp::Command> command = wisp::parse_command_line(argc, argv, early_exit);
   if (!command) return early_exit;
   if (!command->log_path.empty()) {
-    if (auto sent = send_log_to(command->log_path); !sent) {
+    if (auto sent = wisp::log::send_to(command->log_path); !sent) {
       wisp::log::error("{}", sent.error().message());
       return wisp::kExitUsage;
     }
   }
   wisp::log::set_level(command->log_level);
   for (const std::string& setting : command->ignored_settings) wisp::log::debug("{}", setting);
+  if (command->serves_api()) return wisp::api::serve_api(*command);
 
   // Before validation: it adds the file systems and kernel command-line words it needs.
   std::optional<wisp::HostRootRun> host_root;

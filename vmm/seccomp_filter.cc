@@ -102,7 +102,9 @@ constexpr std::initializer_list<int> kMainThread = {
     SCMP_SYS(sendmsg),       // a jailed VMM's KVM descriptors, to its supervisor at exit
     SCMP_SYS(memfd_create),  // shared guest RAM (virtio-fs), again for a restarted guest
     SCMP_SYS(rmdir),         // --share's socket directory, at exit
-                      // Threads started after this filter (a restarted guest's) install their own.
+    SCMP_SYS(accept4),       // the API socket's clients (--api-sock)
+    SCMP_SYS(sendto),        // and their responses
+                       // Threads started after this filter (a restarted guest's) install their own.
     SCMP_SYS(seccomp),
 };
 

@@ -205,13 +205,15 @@ void Vcpu::kick() {
 }
 
 std::optional<StopReason> Vcpu::run(VcpuExitHandler& handler, const std::atomic<bool>& stopping,
-                                    VcpuDebugHook* debug) {
+                                    VcpuDebugHook* debug, VcpuPause* pause) {
   while (!stopping.load(std::memory_order_acquire)) {
-    if (debug) {
-      // A debugger's kick (to hold this vCPU) must not keep KVM_RUN returning once it has let
-      // go: clear it, then look for a hold. A kick after the look still ends the next KVM_RUN.
+    if (debug || pause) {
+      // A kick to hold this vCPU (a debugger's, a pause) must not keep KVM_RUN returning once it
+      // is let go: clear it, then look for a hold. A kick after the look still ends the next
+      // KVM_RUN.
       __atomic_store_n(&shared()->immediate_exit, 0, __ATOMIC_SEQ_CST);
-      debug->before_run(*this);
+      if (pause) pause->hold_if_paused(stopping);
+      if (debug) debug->before_run(*this);
       if (stopping.load(std::memory_order_acquire)) break;
     }
     if (::ioctl(fd_.get(), KVM_RUN, 0) < 0) {
@@ -267,6 +269,10 @@ Result<std::optional<uint64_t>> Vcpu::translate(uint64_t linear) const {
   TRY(checked_ioctl(fd_.get(), KVM_TRANSLATE, &translation, "KVM_TRANSLATE"));
   if (!translation.valid) return std::optional<uint64_t>();
   return std::optional<uint64_t>(translation.physical_address);
+}
+
+void Vcpu::tell_guest_it_was_paused() const {
+  ::ioctl(fd_.get(), KVM_KVMCLOCK_CTRL, 0);
 }
 
 Result<void> Vcpu::set_guest_debug(const kvm_guest_debug& debug) const {

@@ -17,6 +17,7 @@
 #include "vmm/base/mapping.h"
 #include "vmm/base/result.h"
 #include "vmm/base/vm_stop.h"
+#include "vmm/vcpu_pause.h"
 
 namespace wisp {
 
@@ -56,9 +57,10 @@ class Vcpu {
   Result<void> set_entry(const CpuEntry& entry);
 
   // Runs the guest until the VM stops; returns why this vCPU stopped, if it was the cause.
-  // `debug`, when a debugger is attached, sees every entry and debug exit.
+  // `debug`, when a debugger is attached, sees every entry and debug exit; `pause`, if given,
+  // holds the thread before an entry while the VM is paused.
   std::optional<StopReason> run(VcpuExitHandler& handler, const std::atomic<bool>& stopping,
-                                VcpuDebugHook* debug = nullptr);
+                                VcpuDebugHook* debug = nullptr, VcpuPause* pause = nullptr);
 
   // The state a debugger reads and writes, on this vCPU while it is not running.
   Result<kvm_regs> registers() const;
@@ -70,6 +72,10 @@ class Vcpu {
   // KVM_TRANSLATE: the guest-physical address of a linear one through this vCPU's page tables.
   Result<std::optional<uint64_t>> translate(uint64_t linear) const;
   Result<void> set_guest_debug(const kvm_guest_debug& debug) const;
+  // KVM_KVMCLOCK_CTRL, while the vCPU is held: the guest's kvmclock learns that the VM was
+  // stopped, so its soft-lockup watchdog does not count the pause. A guest without kvmclock
+  // makes it fail, which is fine: nothing to tell.
+  void tell_guest_it_was_paused() const;
 
   // Makes a running or about-to-run KVM_RUN return. Safe from any thread once run() started.
   void kick();

@@ -335,7 +335,7 @@ void Vm::vcpu_thread(Vcpu& vcpu) {
   }
   vcpu.set_thread(pthread_self());
   if (timing_ && vcpu.index() == 0) timing_->mark(BootTiming::Phase::kFirstRun);
-  if (std::optional<StopReason> reason = vcpu.run(*this, stopping_, debugger_.get()))
+  if (std::optional<StopReason> reason = vcpu.run(*this, stopping_, debugger_.get(), &pause_))
     request_stop(*reason);
   // From here on the thread may be joined: kick() must not signal it any more.
   vcpu.set_thread(0);
@@ -356,11 +356,50 @@ Result<void> Vm::start_threads() {
 
 void Vm::stop_vcpus() {
   stopping_.store(true, std::memory_order_release);
+  pause_.wake_for_stop();
   // A debugger holding the vCPUs lets go, and its stub ends, before the vCPUs are joined.
   if (debugger_) debugger_->shut_down();
   if (gdb_server_) gdb_server_->stop();
   for (auto& vcpu : vcpus_) vcpu->kick();
   threads_.clear();  // joins
+}
+
+// As QEMU stops a VM: the vCPUs are held out of the guest, and the guest's clock (kvmclock) is
+// read so that resume() sets it back and the pause does not show as a jump in the guest's time.
+Result<void> Vm::pause() {
+  if (paused_) return {};
+  constexpr auto kPauseTimeout = std::chrono::seconds(5);
+  pause_.request();
+  for (auto& vcpu : vcpus_) vcpu->kick();
+  if (!pause_.wait_until_held(vcpus_.size(), kPauseTimeout, stopping_)) {
+    pause_.release();
+    return fail("the vCPUs did not pause within {} s", kPauseTimeout.count());
+  }
+  paused_clock_ = {};
+  TRY(checked_ioctl(vm_.fd(), KVM_GET_CLOCK, &paused_clock_, "KVM_GET_CLOCK"));
+  for (auto& vcpu : vcpus_) vcpu->tell_guest_it_was_paused();
+  paused_ = true;
+  log::info("VM paused");
+  return {};
+}
+
+Result<void> Vm::resume() {
+  if (!paused_) return {};
+  kvm_clock_data clock{};
+  clock.clock = paused_clock_.clock;
+  TRY(checked_ioctl(vm_.fd(), KVM_SET_CLOCK, &clock, "KVM_SET_CLOCK"));
+  paused_ = false;
+  pause_.release();
+  log::info("VM resumed");
+  return {};
+}
+
+Result<void> Vm::send_ctrl_alt_del() {
+  return fail("SendCtrlAltDel is not supported by Wisp yet");
+}
+
+Result<void> Vm::replace_disk(size_t, const std::string&) {
+  return fail("replacing a drive's file is not supported by Wisp yet");
 }
 
 std::vector<int> Vm::kvm_fds() const {

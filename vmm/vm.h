@@ -13,6 +13,7 @@
 
 #include "devices/legacy/serial.h"
 #include "firmware/image_file.h"
+#include "vmm/api/vm_control.h"
 #include "vmm/base/bus.h"
 #include "vmm/base/guest_memory.h"
 #include "vmm/base/log.h"
@@ -27,10 +28,11 @@
 #include "vmm/gdb/server.h"
 #include "vmm/kvm.h"
 #include "vmm/vcpu.h"
+#include "vmm/vcpu_pause.h"
 
 namespace wisp {
 
-class Vm final : public VmStopper, public VcpuExitHandler {
+class Vm final : public VmStopper, public VcpuExitHandler, public api::VmControl {
  public:
   // `timing`, if given, is marked when the first vCPU starts and when the guest stops.
   // `decompressed_kernel`, if given, is the vmlinux of a bzImage kernel, decompressed on the host
@@ -48,6 +50,16 @@ class Vm final : public VmStopper, public VcpuExitHandler {
   Result<StopReason> run(std::optional<std::chrono::steady_clock::time_point> deadline);
 
   void request_stop(StopReason reason) override;
+
+  // The loop run() serves on the calling thread; others (the API socket) may watch it too.
+  EventLoop& event_loop() { return loop_; }
+
+  // api::VmControl, on the thread that called run(), while it runs.
+  Result<void> pause() override;
+  Result<void> resume() override;
+  Result<void> send_ctrl_alt_del() override;
+  Result<void> replace_disk(size_t index, const std::string& path) override;
+  void stop() override { request_stop({StopKind::kUserQuit}); }
 
   // The descriptors that keep KVM's VM alive: the VM's and every vCPU's.
   std::vector<int> kvm_fds() const;
@@ -98,6 +110,11 @@ class Vm final : public VmStopper, public VcpuExitHandler {
   // With --gdb: what holds and steps the vCPUs, and the stub that serves gdb.
   std::unique_ptr<gdb::DebugController> debugger_;
   std::unique_ptr<gdb::Server> gdb_server_;
+
+  // pause() holds the vCPUs here, and keeps the guest's clock from advancing while they are.
+  VcpuPause pause_;
+  bool paused_ = false;
+  kvm_clock_data paused_clock_{};
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> panic_logged_{false};

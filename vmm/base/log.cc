@@ -1,6 +1,11 @@
 #include "vmm/base/log.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdio>
+
+#include "vmm/base/fd.h"
 
 namespace wisp::log {
 namespace {
@@ -25,6 +30,13 @@ const char* level_name(Level level) {
 
 void set_level(Level level) {
   g_level.store(level);
+}
+
+Result<void> send_to(const std::string& path) {
+  Fd file(::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  if (!file.valid()) return fail_errno(fmt::format("log_path {}", path));
+  if (::dup2(file.get(), STDERR_FILENO) < 0) return fail_errno("dup2 onto stderr");
+  return {};
 }
 
 bool enabled(Level level) {

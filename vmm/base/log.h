@@ -3,15 +3,22 @@
 #pragma once
 
 #include <atomic>
+#include <string>
 #include <string_view>
 
 #include <fmt/format.h>
+
+#include "vmm/base/result.h"
 
 namespace wisp::log {
 
 enum class Level { kDebug, kInfo, kWarn, kError };
 
 void set_level(Level level);
+// Sends the log (stderr) to the file or FIFO at `path` instead, made if missing (Firecracker's
+// logger log_path). Opened for reading too, as Firecracker opens it, so that a FIFO nobody reads
+// yet does not block the open.
+Result<void> send_to(const std::string& path);
 bool enabled(Level level);
 void write(Level level, std::string_view message);
 

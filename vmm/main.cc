@@ -133,6 +133,9 @@ int main(int argc, char** argv) {
   if (valid && command->jailed()) valid = wisp::validate_jail(command->jail);
   if (valid && command->jailed() && !command->config.filesystems.empty())
     valid = wisp::fail("--fs and --share do not work with --jail yet");
+  // The socket and its `_PORT` siblings would have to be made inside the jail's root.
+  if (valid && command->jailed() && command->config.vsock)
+    valid = wisp::fail("--vsock does not work with --jail yet");
   if (!valid) {
     wisp::log::error("{}", valid.error().message());
     return wisp::kExitUsage;

@@ -151,6 +151,7 @@ void VsockDevice::activate(std::vector<std::optional<VirtQueue>> queues) {
 
 void VsockDevice::reset() {
   watch_listener(false);
+  accept_paused_ = false;
   while (!connections_.empty()) remove_connection(connections_.begin()->first);
   rx_waiting_.clear();
   loose_resets_.clear();
@@ -229,6 +230,10 @@ void VsockDevice::remove_connection(uint64_t id) {
     if (connection.host_initiated) local_ports_.erase(connection.local_port);
   }
   connections_.erase(found);  // closes the host socket
+  if (accept_paused_ && rx_ring_) {
+    accept_paused_ = false;
+    watch_listener(true);
+  }
 }
 
 void VsockDevice::reset_connection(Connection& connection, std::string_view why) {
@@ -671,8 +676,13 @@ void VsockDevice::accept_host_connections() {
   while (listening_) {
     Fd socket(::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!socket.valid()) {
-      if (!would_block(errno) && errno != ECONNABORTED)
-        log::error("{}: accept on {}: {}", name(), options_.uds_path, std::strerror(errno));
+      if (would_block(errno) || errno == ECONNABORTED) return;
+      // Out of descriptors, most likely: the listener would stay readable and wake the thread
+      // forever, so it is left alone until a stream closes.
+      log::error("{}: accept on {}: {}; new host connections wait", name(), options_.uds_path,
+                 std::strerror(errno));
+      watch_listener(false);
+      accept_paused_ = true;
       return;
     }
     if (connections_.size() >= kMaxConnections) {

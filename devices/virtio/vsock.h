@@ -129,6 +129,7 @@ class VsockDevice final : public VirtioDevice {
   dev_t socket_device_;  // the socket file as bound: removed at the end only if still ours
   ino_t socket_inode_;
   bool listening_ = false;
+  bool accept_paused_ = false;  // accept failed (no descriptors left): retried when a stream ends
 
   std::optional<VirtQueue> rx_ring_;
   std::optional<VirtQueue> tx_ring_;

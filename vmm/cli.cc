@@ -282,6 +282,11 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
       },
       "Share a host directory with the guest through virtio-fs (repeatable): "
       "DIR[,tag=TAG][,readonly=on]; Wisp runs virtiofsd for it (tag: share, share1, ...)");
+  add_parsed_option(run, "--vsock", config.vsock, parse_vsock,
+                    "A virtio-vsock device, host side as Firecracker's: cid=N,uds=PATH (the "
+                    "guest's CID, 3 or more; host programs connect to PATH and write \"CONNECT "
+                    "PORT\\n\", guest connections to port P go to PATH_P)")
+      ->type_name("cid=N,uds=PATH");
   run->add_flag(
       "--host-root", config.host_root,
       "Boot with the host's root file system as the guest's (read-only through virtio-fs, with a "

@@ -255,6 +255,34 @@ Result<void> set_share_field(FsConfig& fs, std::string_view key, std::string_vie
   return {};
 }
 
+Result<void> set_vsock_field(VsockConfig& vsock, std::string_view key, std::string_view value) {
+  if (key == "cid") {
+    uint64_t cid = 0;
+    auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), cid);
+    if (value.empty() || error != std::errc() || end != value.data() + value.size())
+      return fail("--vsock cid='{}' is not a number", value);
+    TRY_CONTEXT(check_vsock_cid(cid), "--vsock");
+    vsock.guest_cid = cid;
+  } else if (key == "uds") {
+    if (value.empty()) return fail("--vsock uds= is empty");
+    vsock.uds_path = value;
+  } else {
+    return fail("--vsock has an unknown key '{}' (cid, uds)", key);
+  }
+  return {};
+}
+
+Result<VsockConfig> parse_vsock(std::string_view text) {
+  VsockConfig vsock;
+  auto set_field = [&](std::string_view key, std::string_view value) {
+    return set_vsock_field(vsock, key, value);
+  };
+  TRY(for_each_field("--vsock", text, split_list(text), set_field));
+  if (vsock.guest_cid == 0 || vsock.uds_path.empty())
+    return fail("--vsock '{}' needs cid=N and uds=PATH", text);
+  return vsock;
+}
+
 std::string default_share_tag(size_t index) {
   return index == 0 ? "share" : fmt::format("share{}", index);
 }
@@ -353,6 +381,26 @@ Result<void> check_memory_size(uint64_t bytes) {
   return {};
 }
 
+Result<void> check_vsock_cid(uint64_t cid) {
+  if (cid < kMinimumVsockCid || cid > kMaximumVsockCid)
+    return fail_usage(
+        "guest CID {} is reserved or out of range (a guest's CID is {} to {}; 2 is the host)", cid,
+        kMinimumVsockCid, kMaximumVsockCid);
+  return {};
+}
+
+Result<void> check_vsock_socket_path(const std::string& path) {
+  if (path.empty()) return fail_usage("the socket path is empty");
+  if (path.size() > kMaximumUnixSocketPathBytes)
+    return fail_usage("{}: {} bytes are more than a unix socket path takes ({})", path, path.size(),
+                      kMaximumUnixSocketPathBytes);
+  size_t slash = path.rfind('/');
+  std::string directory = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  if (auto exists = check_directory(directory); !exists)
+    return fail_usage("{}: the directory {}", path, exists.error().message());
+  return {};
+}
+
 Result<DiskConfig> parse_disk(std::string_view text) {
   DiskConfig disk;
   auto set_field = [&](std::string_view key, std::string_view value) {
@@ -421,6 +469,13 @@ Result<void> validate_filesystems(const VmConfig& config) {
   return {};
 }
 
+Result<void> validate_vsock(const VmConfig& config) {
+  if (!config.vsock) return {};
+  TRY_CONTEXT(check_vsock_cid(config.vsock->guest_cid), "--vsock");
+  TRY_CONTEXT(check_vsock_socket_path(config.vsock->uds_path), "--vsock uds");
+  return {};
+}
+
 Result<void> validate_nics(const VmConfig& config) {
   if (config.no_network && !config.nics.empty())
     return fail("--net none cannot go with another --net");
@@ -462,6 +517,7 @@ Result<void> validate(const VmConfig& config) {
   TRY(validate_disks(config));
   TRY(validate_nics(config));
   TRY(validate_filesystems(config));
+  TRY(validate_vsock(config));
   TRY(validate_serial2(config));
   return {};
 }

@@ -63,6 +63,20 @@ struct FsConfig {
 inline constexpr size_t kMaximumFilesystems = 8;
 inline constexpr size_t kMaximumFsTagBytes = 36;  // virtio 1.x §5.11.4
 
+// --vsock: a virtio-vsock device whose host side is unix sockets, as Firecracker's: host programs
+// connect to `uds_path` and write "CONNECT <port>\n"; the guest's connections to the host's port P
+// go to `<uds_path>_P`.
+struct VsockConfig {
+  uint64_t guest_cid = 0;  // the guest's context ID: 3 to 2^32 - 2 (virtio 1.2 §5.10.4)
+  std::string uds_path;
+};
+
+inline constexpr uint64_t kMinimumVsockCid = 3;           // 0, 1 reserved; 2 is the host
+inline constexpr uint64_t kMaximumVsockCid = 0xfffffffe;  // 0xffffffff reserved (VMADDR_CID_ANY)
+// sun_path's 108 bytes with the NUL; `<uds_path>_<port>` must fit too, checked when the guest
+// connects (a port has up to 10 digits).
+inline constexpr size_t kMaximumUnixSocketPathBytes = 107;
+
 // --memory SIZE[,shared=on|off].
 struct MemoryConfig {
   uint64_t bytes = 512ull << 20;
@@ -86,6 +100,7 @@ struct VmConfig {
   std::vector<NetConfig> nics;
   bool no_network = false;  // --net none
   std::vector<FsConfig> filesystems;
+  std::optional<VsockConfig> vsock;  // --vsock
   // --host-root: the guest's root is the host's (host_root.h); --exec: the command it runs
   // instead of a shell, whose exit status becomes Wisp's.
   bool host_root = false;
@@ -130,6 +145,8 @@ Result<MemoryConfig> parse_memory(std::string_view text);
 Result<FsConfig> parse_fs(std::string_view text);
 // "DIR[,tag=TAG][,readonly=on]"; the tag defaults to "share" then "share1", ... by `index`.
 Result<FsConfig> parse_share(std::string_view text, size_t index);
+// "cid=N,uds=PATH".
+Result<VsockConfig> parse_vsock(std::string_view text);
 // Whether guest RAM is shared (see VmConfig::shared_memory).
 bool uses_shared_memory(const VmConfig& config);
 
@@ -139,6 +156,7 @@ Result<void> set_disk_field(DiskConfig& disk, std::string_view key, std::string_
 Result<void> set_net_field(NetConfig& nic, std::string_view key, std::string_view value);
 Result<void> set_fs_field(FsConfig& fs, std::string_view key, std::string_view value);
 Result<void> set_share_field(FsConfig& fs, std::string_view key, std::string_view value);
+Result<void> set_vsock_field(VsockConfig& vsock, std::string_view key, std::string_view value);
 // What a NIC needs once its fields are set: one of tap= or fd=, and one queue pair for fd=.
 Result<void> check_nic(const NetConfig& nic);
 // "TAG='...': a tag has 1 to 36 bytes", named by `option`.
@@ -151,6 +169,10 @@ Result<void> check_readable(const std::string& path);
 Result<void> check_disk_file(const DiskConfig& disk);  // readable, and writable unless read-only
 Result<void> check_directory(const std::string& directory);
 Result<void> check_memory_size(uint64_t bytes);
+// A guest CID from 3 to 2^32 - 2: "guest CID N is reserved (...)".
+Result<void> check_vsock_cid(uint64_t cid);
+// A vsock's socket path: not empty, short enough for sun_path, in a directory that exists.
+Result<void> check_vsock_socket_path(const std::string& path);
 
 // "a,b,c" into its non-empty parts.
 std::vector<std::string> split_list(std::string_view text);

@@ -348,6 +348,31 @@ Result<void> read_shares(const Json& value, const std::string& path, Command& co
   return {};
 }
 
+// "cid=N,uds=PATH", or {"cid": N, "uds": "PATH"}.
+Result<void> read_vsock(const Json& value, const std::string& path, Command& command,
+                        bool check_host) {
+  TRY(expect_string_or_object(value, path, "a vsock device"));
+  VsockConfig vsock;
+  std::string path_of_uds = path;
+  if (value.is_string()) {
+    vsock = TRY_CONTEXT(parse_vsock(value.get<std::string>()), path);
+  } else {
+    TRY(config_json::required_member(value, path, "cid"));
+    TRY(config_json::required_member(value, path, "uds"));
+    path_of_uds = member_path(path, "uds");
+    auto set = [&vsock](std::string_view key, std::string_view text) {
+      return set_vsock_field(vsock, key, text);
+    };
+    TRY(read_fields(value, path,
+                    {{"cid", Field::Type::kNumber, kMinimumVsockCid, kMaximumVsockCid},
+                     {"uds", Field::Type::kString}},
+                    set));
+  }
+  if (check_host) TRY_CONTEXT(check_vsock_socket_path(vsock.uds_path), path_of_uds);
+  command.config.vsock = std::move(vsock);
+  return {};
+}
+
 Result<void> read_host_root(const Json& value, const std::string& path, Command& command, bool) {
   command.config.host_root = TRY(config_json::get_bool(value, path));
   return {};
@@ -466,6 +491,7 @@ constexpr Key kKeys[] = {
     {"nets", "--net", read_nets},
     {"filesystems", "--fs", read_filesystems},
     {"shares", "--share", read_shares},
+    {"vsock", "--vsock", read_vsock},
     {"host-root", "--host-root", read_host_root},
     {"exec", "--exec", read_exec},
     {"seccomp", "--seccomp", read_seccomp},

@@ -7,6 +7,7 @@
 #include "devices/virtio/fs.h"
 #include "devices/virtio/mmio_transport.h"
 #include "devices/virtio/net.h"
+#include "devices/virtio/vsock.h"
 #include "firmware/layout.h"
 
 namespace wisp {
@@ -203,6 +204,24 @@ Result<void> DeviceManager::add_fs(const FsConfig& fs, vhost_user::Frontend& bac
   log::debug("{}: tag {}, served by {}", slot->name, fs.tag, backend.name());
   virtio_.push_back(std::move(slot));
   ++fs_count_;
+  return {};
+}
+
+Result<void> DeviceManager::add_vsock(const VsockConfig& vsock) {
+  uint32_t gsi = 0;
+  std::unique_ptr<VirtioSlot> slot =
+      TRY(new_virtio_slot(fmt::format("vsock{}", vsock_count_), ThreadKind::kVsockDevice, gsi));
+  std::unique_ptr<virtio::VsockDevice> device = TRY(virtio::VsockDevice::create(
+      memory_, virtio::VsockDeviceOptions{slot->name, vsock.guest_cid, vsock.uds_path}, *slot->irq,
+      *slot->thread));
+  virtio::VsockDevice* vsock_device = device.get();
+  TRY(slot->thread->watch(vsock_device->host_events_fd(),
+                          [vsock_device] { vsock_device->process_host_events(); }));
+  slot->device = std::move(device);
+  TRY(attach_virtio(*slot, gsi));
+  log::debug("{}: guest CID {}, listening on {}", slot->name, vsock.guest_cid, vsock.uds_path);
+  virtio_.push_back(std::move(slot));
+  ++vsock_count_;
   return {};
 }
 

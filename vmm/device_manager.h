@@ -41,6 +41,9 @@ class DeviceManager {
   // A virtio-fs device whose queues `backend` serves; its thread relays the back end's
   // interrupts and watches for it going away.
   Result<void> add_fs(const FsConfig& fs, vhost_user::Frontend& backend);
+  // A virtio-vsock device listening on `vsock.uds_path`, on its own thread (`wisp-vsock0`),
+  // which also serves its host sockets.
+  Result<void> add_vsock(const VsockConfig& vsock);
 
   const PlatformDescription& platform() const { return platform_; }
 
@@ -87,6 +90,7 @@ class DeviceManager {
   uint32_t disk_count_ = 0;
   uint32_t nic_count_ = 0;
   uint32_t fs_count_ = 0;
+  uint32_t vsock_count_ = 0;
 };
 
 }  // namespace wisp

@@ -17,8 +17,8 @@ using config_json::member_path;
 using config_json::quote;
 
 // Firecracker's sections that Wisp has no device or feature for yet.
-constexpr std::string_view kUnsupportedSections[] = {
-    "balloon", "cpu-config", "entropy", "memory-hotplug", "metrics", "mmds-config", "vsock"};
+constexpr std::string_view kUnsupportedSections[] = {"balloon",        "cpu-config", "entropy",
+                                                     "memory-hotplug", "metrics",    "mmds-config"};
 
 Result<void> refuse(std::string_view path, std::string_view what) {
   return fail_usage("{}: {} not supported by Wisp yet", path, what);
@@ -288,6 +288,11 @@ struct Reader {
       TRY(drives(*section, "drives"));
     if (const Json* section = config_json::optional_member(file, "network-interfaces"))
       TRY(network_interfaces(*section, "network-interfaces"));
+    if (const Json* section = config_json::optional_member(file, "vsock")) {
+      command.config.vsock = TRY(read_firecracker_vsock(*section, "vsock"));
+      if (config_json::optional_member(*section, "vsock_id"))
+        note("vsock.vsock_id: ignored (deprecated in Firecracker; Wisp has one vsock device)");
+    }
 
     // As Firecracker's builder: `pci=off` (it has PCI only when asked, Wisp none at all), then the
     // root drive's arguments.
@@ -315,6 +320,23 @@ Result<log::Level> parse_firecracker_log_level(std::string_view text) {
   if (lower == "warn" || lower == "warning") return log::Level::kWarn;
   if (lower == "error" || lower == "off") return log::Level::kError;
   return fail_usage("'{}' is not one of Error, Warning, Info, Debug, Trace, Off", text);
+}
+
+Result<VsockConfig> read_firecracker_vsock(const Json& value, const std::string& path) {
+  TRY(config_json::expect_object(value, path));
+  TRY(config_json::check_keys(value, path, {"vsock_id", "guest_cid", "uds_path"}));
+  if (const Json* id = config_json::optional_member(value, "vsock_id"))
+    TRY(config_json::get_string(*id, member_path(path, "vsock_id")));
+  VsockConfig vsock;
+  std::string cid_path = member_path(path, "guest_cid");
+  const Json* cid = TRY(config_json::required_member(value, path, "guest_cid"));
+  vsock.guest_cid = TRY(config_json::get_number(*cid, cid_path, 0, UINT32_MAX));
+  TRY_CONTEXT(check_vsock_cid(vsock.guest_cid), cid_path);
+  std::string uds_path = member_path(path, "uds_path");
+  const Json* uds = TRY(config_json::required_member(value, path, "uds_path"));
+  vsock.uds_path = TRY(config_json::get_nonempty_string(*uds, uds_path));
+  TRY_CONTEXT(check_vsock_socket_path(vsock.uds_path), uds_path);
+  return vsock;
 }
 
 Result<void> apply_firecracker_config(const Json& document, std::string_view name,
@@ -346,6 +368,10 @@ Result<void> check_firecracker_section(std::string_view section, const Json& val
     return reader.drive(value, where, ids);
   }
   if (section == "network-interfaces") return reader.network_interface(value, where);
+  if (section == "vsock") {
+    TRY(read_firecracker_vsock(value, where));
+    return {};
+  }
   for (std::string_view unsupported : kUnsupportedSections) {
     if (section == unsupported) return refuse(where, fmt::format("the {} device is", section));
   }

@@ -13,7 +13,8 @@
 //   guest's flushes;
 // - network-interfaces: host_dev_name (the TAP) and guest_mac;
 // - logger: level, and log_path, where Wisp's log then goes;
-// - vsock, balloon, mmds-config, entropy, metrics, pmem, memory-hotplug and cpu-config are
+// - vsock: guest_cid and uds_path (vsock_id, deprecated, is accepted and not used), as --vsock;
+// - balloon, mmds-config, entropy, metrics, pmem, memory-hotplug and cpu-config are
 //   refused as not supported yet, as are rate limiters, vhost-user drives and MTUs.
 //
 // Unknown keys are errors naming their path, as are values of the wrong type.
@@ -27,6 +28,7 @@
 #include "vmm/base/log.h"
 #include "vmm/base/result.h"
 #include "vmm/cli.h"
+#include "vmm/config.h"
 
 namespace wisp {
 
@@ -43,6 +45,12 @@ inline constexpr uint64_t kFirecrackerDefaultMemoryMib = 128;
 // A logger level as Firecracker takes it (Error, Warning, Info, Debug, Trace, Off; any case) as
 // Wisp's: Trace is Debug, and Off still reports errors.
 Result<log::Level> parse_firecracker_log_level(std::string_view text);
+
+// Firecracker's vsock object (its config file's "vsock" section, the body of PUT /vsock):
+// {"guest_cid": N, "uds_path": "PATH", "vsock_id": "ID" (deprecated, ignored)}. The CID must be 3
+// to 2^32 - 2 and the socket's directory exist. Errors are usage errors that name the JSON path of
+// the bad value under `path` ("vsock.guest_cid: ...").
+Result<VsockConfig> read_firecracker_vsock(const nlohmann::json& value, const std::string& path);
 
 // Reads Firecracker's configuration at `path` into `command`, whose VmConfig starts as
 // Firecracker's defaults. Errors start with the path and name the JSON path of the bad value.

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "vmm/api/ctl.h"
 #include "vmm/api/serve_api.h"
 #include "vmm/base/log.h"
 #include "vmm/cli.h"
@@ -95,6 +96,7 @@ int main(int argc, char** argv) {
   ::signal(SIGTTOU, SIG_IGN);
   ::signal(SIGTTIN, SIG_IGN);
   use_small_thread_stacks();
+  if (argc > 1 && std::string_view(argv[1]) == "ctl") return wisp::api::run_ctl(argc - 1, argv + 1);
   int early_exit = 0;
   std::optional<wisp::Command> command = wisp::parse_command_line(argc, argv, early_exit);
   if (!command) return early_exit;
@@ -123,6 +125,9 @@ int main(int argc, char** argv) {
   if (valid && command->jailed()) valid = wisp::validate_jail(command->jail);
   if (valid && command->jailed() && !command->config.filesystems.empty())
     valid = wisp::fail("--fs and --share do not work with --jail yet");
+  // The socket and its `_PORT` siblings would have to be made inside the jail's root.
+  if (valid && command->jailed() && command->config.vsock)
+    valid = wisp::fail("--vsock does not work with --jail yet");
   if (!valid) {
     wisp::log::error("{}", valid.error().message());
     return wisp::kExitUsage;

@@ -119,6 +119,13 @@ constexpr std::initializer_list<int> kFsDeviceThread = {
     SCMP_SYS(recvfrom),
 };
 
+// The host side of virtio-vsock: accepting on its listener, connecting to `<uds_path>_PORT` for
+// the guest, and moving bytes on those sockets without blocking.
+constexpr std::initializer_list<int> kVsockDeviceThread = {
+    SCMP_SYS(socket), SCMP_SYS(connect),  SCMP_SYS(accept4),
+    SCMP_SYS(sendto), SCMP_SYS(recvfrom), SCMP_SYS(shutdown),
+};
+
 constexpr std::initializer_list<int> kBlockDeviceThread = {
     SCMP_SYS(io_uring_enter), SCMP_SYS(preadv),    SCMP_SYS(pwritev), SCMP_SYS(pread64),
     SCMP_SYS(pwrite64),       SCMP_SYS(fdatasync), SCMP_SYS(fsync),   SCMP_SYS(fallocate),
@@ -145,6 +152,7 @@ constexpr std::initializer_list<unsigned long> kNetDeviceIoctls = {TUNSETOFFLOAD
                                                                    kRestoreTerminal};
 constexpr std::initializer_list<unsigned long> kBlockDeviceIoctls = {kRestoreTerminal};
 constexpr std::initializer_list<unsigned long> kFsDeviceIoctls = {kRestoreTerminal};
+constexpr std::initializer_list<unsigned long> kVsockDeviceIoctls = {kRestoreTerminal};
 // The main thread's ioctls by type (bits 8-15): KVM's, the terminal's and the TAP's ('T'), the
 // network interfaces' (SIOC*: 0x89), the block devices' (BLKGETSIZE64: 0x12).
 constexpr std::initializer_list<unsigned long> kMainIoctlTypes = {KVMIO, 'T', 0x89, 0x12};
@@ -263,6 +271,9 @@ Result<void> add_rules(const Context& context, ThreadKind kind) {
     case ThreadKind::kFsDevice:
       TRY(allow(context, kFsDeviceThread));
       return allow_ioctls(context, kFsDeviceIoctls);
+    case ThreadKind::kVsockDevice:
+      TRY(allow(context, kVsockDeviceThread));
+      return allow_ioctls(context, kVsockDeviceIoctls);
     case ThreadKind::kDebugger:
       TRY(allow(context, kDebuggerThread));
       return allow_ioctls(context, kDebuggerIoctls);
@@ -291,6 +302,8 @@ const char* thread_kind_name(ThreadKind kind) {
       return "network";
     case ThreadKind::kFsDevice:
       return "file system";
+    case ThreadKind::kVsockDevice:
+      return "vsock";
     case ThreadKind::kDebugger:
       return "gdb";
   }

@@ -29,6 +29,7 @@ enum class ThreadKind {
   kBlockDevice,  // a disk's queues: io_uring or plain reads and writes on the image
   kNetDevice,    // a NIC's queues: reads and writes on the TAP
   kFsDevice,     // a virtio-fs device: talks to its vhost-user back end
+  kVsockDevice,  // a virtio-vsock device: its unix sockets (accept, connect, send, receive)
   kDebugger,     // the gdb stub: its socket, and the vCPUs' registers while they are held
 };
 

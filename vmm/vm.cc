@@ -189,6 +189,7 @@ Result<void> Vm::create_devices() {
     if (!shares_) return fail("file system {} has no back end", config_.filesystems[i].tag);
     TRY(devices_->add_fs(config_.filesystems[i], shares_->backend(i)));
   }
+  if (config_.vsock) TRY(devices_->add_vsock(*config_.vsock));
   return {};
 }
 

@@ -120,6 +120,14 @@ TEST_CASE("bad devices and conflicting options are named", "[cli]") {
       {{"--share", "/tmp", "--memory", "64M,shared=off"}, "drop --memory ...,shared=off"},
       {{"--fs", "tag=a"}, "--fs 'tag=a' needs tag=TAG and socket=PATH"},
       {{"--memory", "64M,shared=maybe"}, "--memory shared='maybe' is not one of on, off"},
+      {{"--vsock", "cid=2,uds=/tmp/v.sock"}, "--vsock: guest CID 2 is reserved or out of range"},
+      {{"--vsock", "cid=4294967295,uds=/tmp/v.sock"}, "guest CID 4294967295 is reserved"},
+      {{"--vsock", "uds=/tmp/v.sock"}, "--vsock 'uds=/tmp/v.sock' needs cid=N and uds=PATH"},
+      {{"--vsock", "cid=3,uds=/tmp/v.sock,port=1"}, "--vsock has an unknown key 'port'"},
+      {{"--vsock", "cid=3,uds=/nonexistent/v.sock"},
+       "--vsock uds: /nonexistent/v.sock: the directory /nonexistent/: No such file or directory"},
+      {{"--vsock", "cid=3,uds=/tmp/" + std::string(120, 'v')},
+       "bytes are more than a unix socket path takes (107)"},
       {{"--exec", "true"}, "--exec requires --host-root"},
       {{"--host-root", "--cmdline", "root=/dev/vda"}, "--host-root sets root= itself"},
   };
@@ -135,6 +143,14 @@ TEST_CASE("bad devices and conflicting options are named", "[cli]") {
   CHECK(no_backend.status == 10);
   CHECK_THAT(no_backend.err, Catch::Contains("--fs tag=a: connecting to the vhost-user back end "
                                              "at /nonexistent/virtiofsd.sock"));
+  // As Firecracker, a file already at the vsock's socket path is an error of the run, and stays.
+  std::string taken = temp_file_with("not a socket");
+  auto vsock = run_process({kWisp, "run", "--kernel", kHello, "--vsock", "cid=3,uds=" + taken}, "",
+                           kTimeout);
+  CHECK(vsock.status == 10);
+  CHECK_THAT(vsock.err, Catch::Contains("vsock socket " + taken + ": the file exists"));
+  CHECK(read_file(taken) == "not a socket");
+  ::unlink(taken.c_str());
   // The same image may back several read-only disks. ("0": the guest exits with status 1.)
   auto shared = run_process({kWisp, "run", "--kernel", kHello, "--cmdline", "0", "--disk",
                              path + ",readonly=on", "--disk", path + ",readonly=on"},

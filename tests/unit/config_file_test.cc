@@ -62,6 +62,7 @@ std::vector<std::string> describe(const Command& command) {
   for (const FsConfig& f : c.filesystems)
     filesystems += fmt::format("[{} {} {} {}]", f.tag, f.socket, f.directory, f.read_only);
   add("filesystems", filesystems);
+  add("vsock", c.vsock ? fmt::format("{} {}", c.vsock->guest_cid, c.vsock->uds_path) : "unset");
   add("host root", fmt::format("{}", c.host_root));
   add("exec", c.exec_command);
   add("seccomp", std::to_string(static_cast<int>(c.seccomp)));
@@ -164,6 +165,7 @@ TEST_CASE("config file: every key sets what its command-line option sets") {
     "nets": [{"tap": "tap0", "mac": "52:54:00:12:34:56", "queues": 2}, "fd=3", "none"],
     "filesystems": [{"tag": "data", "socket": "/tmp/virtiofsd.sock"}],
     "shares": [{"path": "/tmp", "tag": "tmp", "readonly": true}, "/"],
+    "vsock": {"cid": 42, "uds": "/tmp/wisp-test-v.sock"},
     "host-root": true,
     "exec": "make test",
     "seccomp": "off",
@@ -226,6 +228,8 @@ TEST_CASE("config file: every key sets what its command-line option sets") {
        "/tmp,tag=tmp,readonly=on",
        "--share",
        "/",
+       "--vsock",
+       "cid=42,uds=/tmp/wisp-test-v.sock",
        "--host-root",
        "--exec",
        "make test",
@@ -288,6 +292,7 @@ TEST_CASE("config file: the other forms of a value") {
   CHECK(with(R"("cgroup": "memory=512M")").jail.cgroup->memory_bytes == 512ull << 20);
   CHECK(with(R"("nets": [{"fd": 4}])").config.nics.at(0).fd == 4);
   CHECK(with(R"("verbose": 1)").log_level == log::Level::kInfo);
+  CHECK(with(R"("vsock": "cid=5,uds=/tmp/v.sock")").config.vsock->guest_cid == 5u);
   // null is as absent.
   CHECK(with(R"("serial2": null, "cpus": null)").config.cpus == 1);
   CHECK_FALSE(with(R"("serial2": null)").config.serial2);
@@ -337,6 +342,16 @@ TEST_CASE("config file: errors name the file and the JSON path") {
            {"{" + k + R"(, "host-root": "yes"})",
             R"(vm.json: host-root: expected true or false, got "yes")"},
            {"{" + k + R"(, "verbose": 3})", "vm.json: verbose: expected a number from 0 to 2"},
+           {"{" + k + R"(, "vsock": {"cid": 2, "uds": "/tmp/v.sock"}})",
+            "vm.json: vsock.cid: expected a number from 3 to 4294967294, got 2"},
+           {"{" + k + R"(, "vsock": {"cid": 3}})", "vm.json: vsock.uds: is missing"},
+           {"{" + k + R"(, "vsock": {"cid": 3, "uds": "/nonexistent/v.sock"}})",
+            "vm.json: vsock.uds: /nonexistent/v.sock: the directory /nonexistent/: No such file"},
+           {"{" + k + R"(, "vsock": {"cid": 3, "uds": "/tmp/v.sock", "port": 1}})",
+            "vm.json: vsock.port: unknown key (known here: cid, uds)"},
+           {"{" + k + R"(, "vsock": "cid=1,uds=/tmp/v.sock"})",
+            "vm.json: vsock: --vsock: guest CID 1 is reserved"},
+           {"{" + k + R"(, "vsock": 3})", "vm.json: vsock: expected a vsock device"},
            {"{" + k + R"(, "cmdline": "a\u0000b"})",
             "vm.json: cmdline: \"a\\u0000b\" contains a NUL byte"},
            // Lists and their objects.
@@ -551,7 +566,7 @@ TEST_CASE("Firecracker's format: what Wisp cannot do yet is refused by name") {
   TempFile kernel("vmlinux"), root("rootfs");
   std::string boot = R"("boot-source": {"kernel_image_path": )" + js(kernel.path()) + "}";
   for (std::string section :
-       {"vsock", "balloon", "mmds-config", "entropy", "metrics", "cpu-config", "memory-hotplug"}) {
+       {"balloon", "mmds-config", "entropy", "metrics", "cpu-config", "memory-hotplug"}) {
     INFO(section);
     CHECK_THAT(firecracker_error("{" + boot + ", \"" + section + "\": {}}"),
                Catch::Equals("fc.json: " + section + ": the " + section +
@@ -637,6 +652,58 @@ TEST_CASE("Firecracker's format: what Wisp cannot do yet is refused by name") {
   }
 }
 
+TEST_CASE("Firecracker's format: the vsock section is --vsock") {
+  TempFile kernel("vmlinux");
+  std::string boot = R"("boot-source": {"kernel_image_path": )" + js(kernel.path()) + "}";
+  auto with_vsock = from_firecracker_json(
+      "{" + boot +
+      R"(, "vsock": {"vsock_id": "vsock0", "guest_cid": 3, "uds_path": "/tmp/v.sock"}})");
+  REQUIRE(with_vsock);
+  Command from_options = cli({"run", "--kernel", kernel.path(), "--cmdline",
+                              std::string(kFirecrackerDefaultCmdline) + " pci=off", "--memory",
+                              "128M", "--vsock", "cid=3,uds=/tmp/v.sock"});
+  CHECK(describe(*with_vsock) == describe(from_options));
+  CHECK_THAT(fmt::format("{}", fmt::join(with_vsock->ignored_settings, "; ")),
+             Catch::Contains("vsock.vsock_id: ignored"));
+
+  // The function the API's PUT /vsock reads its body with.
+  auto body = config_json::parse(R"({"guest_cid": 4294967294, "uds_path": "v.sock"})");
+  REQUIRE(body);
+  auto vsock = read_firecracker_vsock(*body, "vsock");
+  REQUIRE(vsock);
+  CHECK(vsock->guest_cid == 0xfffffffeu);
+  CHECK(vsock->uds_path == "v.sock");
+
+  struct Case {
+    std::string text;
+    std::string message;
+  };
+  for (const Case& c : std::initializer_list<Case>{
+           {R"({"guest_cid": 2, "uds_path": "/tmp/v.sock"})",
+            "vsock.guest_cid: guest CID 2 is reserved or out of range (a guest's CID is 3 to "
+            "4294967294; 2 is the host)"},
+           {R"({"guest_cid": 4294967295, "uds_path": "/tmp/v.sock"})",
+            "vsock.guest_cid: guest CID 4294967295 is reserved"},
+           {R"({"guest_cid": 4294967296, "uds_path": "/tmp/v.sock"})",
+            "vsock.guest_cid: expected a number from 0 to 4294967295, got 4294967296"},
+           {R"({"guest_cid": "3", "uds_path": "/tmp/v.sock"})",
+            "vsock.guest_cid: expected a number"},
+           {R"({"uds_path": "/tmp/v.sock"})", "vsock.guest_cid: is missing"},
+           {R"({"guest_cid": 3})", "vsock.uds_path: is missing"},
+           {R"({"guest_cid": 3, "uds_path": ""})", "vsock.uds_path: is empty"},
+           {R"({"guest_cid": 3, "uds_path": "/nonexistent/v.sock"})",
+            "vsock.uds_path: /nonexistent/v.sock: the directory /nonexistent/: No such file or "
+            "directory"},
+           {R"({"guest_cid": 3, "uds_path": "/tmp/v.sock", "cid": 3})",
+            "vsock.cid: unknown key (known here: vsock_id, guest_cid, uds_path)"},
+           {R"([3])", "vsock: expected an object"},
+       }) {
+    INFO(c.text);
+    CHECK_THAT(firecracker_error("{" + boot + ", \"vsock\": " + c.text + "}"),
+               Catch::StartsWith("fc.json: " + c.message));
+  }
+}
+
 TEST_CASE("Firecracker's log levels as Wisp's") {
   CHECK(*parse_firecracker_log_level("Trace") == log::Level::kDebug);
   CHECK(*parse_firecracker_log_level("debug") == log::Level::kDebug);
@@ -668,15 +735,25 @@ TEST_CASE("Firecracker's command line: --no-api --config-file, and what goes wit
   CHECK(cli({"--no-api", "--config-file", with_logger.path(), "--level", "Debug"}).log_level ==
         log::Level::kError);
 
+  // Without --no-api the API serves: on Firecracker's default socket, the file read by the API.
+  Command api = cli({"--config-file", file.path(), "--id", "vm-1"});
+  CHECK(api.serves_api());
+  CHECK(api.api_socket == "/run/firecracker.socket");
+  CHECK(api.instance_id == "vm-1");
+  CHECK(api.firecracker_config_file == file.path());
+  CHECK(api.config.kernel_path.empty());
+  CHECK(cli({"--api-sock", "/tmp/fc.sock"}).api_socket == "/tmp/fc.sock");
+  CHECK_FALSE(cli({"--no-api", "--config-file", file.path()}).serves_api());
+
   int status = -1;
-  CHECK_FALSE(parse_cli({"--config-file", file.path()}, &status));  // the API would start
-  CHECK(status == 2);
   CHECK_FALSE(
       parse_cli({"--no-api", "--config-file", file.path(), "--api-sock", "/tmp/fc.sock"}, &status));
   CHECK(status == 2);
   CHECK_FALSE(parse_cli({"--no-api"}, &status));  // needs --config-file
   CHECK(status == 2);
   CHECK_FALSE(parse_cli({"--no-api", "--config-file", file.path(), "--id", "vm_1"}, &status));
+  CHECK(status == 2);
+  CHECK_FALSE(parse_cli({"--api-sock", "/tmp/fc.sock", "--id", ""}, &status));
   CHECK(status == 2);
   CHECK_FALSE(parse_cli({"--no-api", "--config-file", file.path(), "run"}, &status));
   CHECK(status == 2);

@@ -304,3 +304,58 @@ TEST_CASE("file system options: validation of the file systems together") {
   for (int i = 0; i < 8; ++i) bad.filesystems.push_back({"t" + std::to_string(i), "/s", "", false});
   CHECK_THAT(message(bad), Catch::Contains("more than the 8"));
 }
+
+TEST_CASE("vsock option: cid=N,uds=PATH, and what validation checks") {
+  auto vsock = parse_vsock("cid=3,uds=/tmp/v.sock");
+  REQUIRE(vsock);
+  CHECK(vsock->guest_cid == 3);
+  CHECK(vsock->uds_path == "/tmp/v.sock");
+  CHECK(parse_vsock("uds=v.sock,cid=4294967294")->guest_cid == 0xfffffffeu);
+
+  auto error = [](auto parsed) {
+    REQUIRE_FALSE(parsed);
+    return parsed.error().message();
+  };
+  CHECK_THAT(error(parse_vsock("cid=3")), Catch::Contains("needs cid=N and uds=PATH"));
+  CHECK_THAT(error(parse_vsock("uds=/tmp/v.sock")), Catch::Contains("needs cid=N and uds=PATH"));
+  for (std::string cid : {"0", "1", "2", "4294967295", "18446744073709551615"}) {
+    INFO(cid);
+    CHECK_THAT(error(parse_vsock("cid=" + cid + ",uds=/tmp/v.sock")),
+               Catch::Contains("--vsock: guest CID " + cid + " is reserved or out of range"));
+  }
+  CHECK_THAT(error(parse_vsock("cid=three,uds=/tmp/v.sock")),
+             Catch::Contains("--vsock cid='three' is not a number"));
+  CHECK_THAT(error(parse_vsock("cid=-3,uds=/tmp/v.sock")), Catch::Contains("is not a number"));
+  CHECK_THAT(error(parse_vsock("cid=3,uds=")), Catch::Contains("--vsock uds= is empty"));
+  CHECK_THAT(error(parse_vsock("cid=3,uds=/tmp/v.sock,port=2")),
+             Catch::Contains("--vsock has an unknown key 'port' (cid, uds)"));
+  CHECK_THAT(error(parse_vsock("cid=3,/tmp/v.sock")), Catch::Contains("is not KEY=VALUE"));
+
+  VmConfig config;
+  config.kernel_path = "/proc/self/exe";
+  config.vsock = VsockConfig{3, "/tmp/v.sock"};
+  CHECK(validate(config));
+  config.vsock->uds_path = "v.sock";  // the current directory
+  CHECK(validate(config));
+  auto message = [&](const VmConfig& c) {
+    auto valid = validate(c);
+    REQUIRE_FALSE(valid);
+    return valid.error().message();
+  };
+  VmConfig bad = config;
+  bad.vsock->guest_cid = 2;
+  CHECK_THAT(message(bad), Catch::Contains("--vsock: guest CID 2 is reserved"));
+  bad = config;
+  bad.vsock->uds_path = "/nonexistent/v.sock";
+  CHECK_THAT(message(bad), Catch::Equals("--vsock uds: /nonexistent/v.sock: the directory "
+                                         "/nonexistent/: No such file or directory"));
+  bad = config;
+  bad.vsock->uds_path = "/proc/self/exe/v.sock";
+  CHECK_THAT(message(bad), Catch::Contains("Not a directory"));
+  bad = config;
+  bad.vsock->uds_path = "/tmp/" + std::string(103, 'v');  // 108 bytes: no room for the NUL
+  CHECK_THAT(message(bad),
+             Catch::Contains("108 bytes are more than a unix socket path takes (107)"));
+  bad.vsock->uds_path.pop_back();
+  CHECK(validate(bad));
+}

@@ -4,10 +4,12 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <functional>
 #include <string>
 
@@ -61,6 +63,34 @@ TEST_CASE("a forbidden system call ends the process with status 10 and names the
                            [] { return ::socket(AF_INET, SOCK_DGRAM, 0) >= 0 ? 0 : 1; });
   CHECK(disk.status == kExitError);
   CHECK(disk.err.find("a disk thread made a forbidden system call: socket") != std::string::npos);
+}
+
+TEST_CASE("the vsock thread makes and uses unix sockets, and no more") {
+  auto sockets = run_filtered(ThreadKind::kVsockDevice, SeccompMode::kOn, [] {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 1;
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strcpy(address.sun_path, "/nonexistent/v.sock_52");
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 ||
+        errno != ENOENT)
+      return 2;
+    char byte = 0;
+    ::recv(fd, &byte, 1, MSG_DONTWAIT);
+    ::send(fd, &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    ::shutdown(fd, SHUT_WR);
+    ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    ::close(fd);
+    return 0;
+  });
+  CHECK(sockets.status == 0);
+  auto sync = run_filtered(ThreadKind::kVsockDevice, SeccompMode::kOn, [] {
+    ::fdatasync(STDOUT_FILENO);
+    return 0;
+  });
+  CHECK(sync.status == kExitError);
+  CHECK(sync.err.find("a vsock thread made a forbidden system call: fdatasync") !=
+        std::string::npos);
 }
 
 TEST_CASE("ioctl is allowed only with the requests a thread kind uses") {

@@ -178,7 +178,7 @@ HttpResponse FirecrackerApi::get_instance_info() const {
 }
 
 HttpResponse FirecrackerApi::get_machine_config() const {
-  Json config = {{"vcpu_count", 1},
+  Json config = {{"vcpu_count", 1u},
                  {"mem_size_mib", kFirecrackerDefaultMemoryMib},
                  {"smt", false},
                  {"track_dirty_pages", false},
@@ -205,7 +205,7 @@ HttpResponse FirecrackerApi::put_machine_config(const Json& body, bool patch) {
     // A PATCH changes the fields it names, of what was PUT or of the defaults.
     merged = machine_config_.is_object()
                  ? machine_config_
-                 : Json{{"vcpu_count", 1}, {"mem_size_mib", kFirecrackerDefaultMemoryMib}};
+                 : Json{{"vcpu_count", 1u}, {"mem_size_mib", kFirecrackerDefaultMemoryMib}};
     merged.merge_patch(body);
   }
   return store_section("machine-config", merged, "machine-config", machine_config_);

@@ -35,7 +35,7 @@ int HttpRequestReader::on_headers_complete(http_parser* parser) {
     reader.refusal_ = fmt::format(
         "Request payload with size {} is larger than the limit of {} allowed by server.",
         parser->content_length, kMaxRequestBody);
-    return 1;
+    return -1;  // 1 and 2 mean "no body" and "upgrade" here; anything else stops the parser
   }
   return 0;
 }

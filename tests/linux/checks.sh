@@ -90,8 +90,12 @@ check() {
     mkfifo "$input"
     exec 3<>"$input"  # held open read-write so that wisp never sees end of input
     # shellcheck disable=SC2086 # options are words
-    wisp run --kernel "$DIR/${KERNEL:-vmlinuz}" --initrd "$DIR/initramfs.cpio.gz" --cmdline "$CMDLINE" \
-        $options <&3 >"$log" 2>&1 &
+    if [ "${RUN_AS:-run}" = firecracker ]; then  # Firecracker's command line: no kernel of ours
+        wisp $options <&3 >"$log" 2>&1 &
+    else
+        wisp run --kernel "$DIR/${KERNEL:-vmlinuz}" --initrd "$DIR/initramfs.cpio.gz" \
+            --cmdline "$CMDLINE" $options <&3 >"$log" 2>&1 &
+    fi
     pid=$!
     progress "$name: wisp started"
     markers=0
@@ -469,6 +473,99 @@ hostshell_type() {
     hostroot_inspect
 }
 check hostshell "--memory 512M --host-root" host:hostshell_type
+
+# The API socket, driven as Firecracker's Go SDK drives Firecracker: logger, metrics,
+# machine-config, boot-source, drives, network-interfaces, vsock, InstanceStart, then GET / until
+# Running. The guest boots from its root drive. Then: vsock both ways through uds_path (the host
+# connects to a guest listener; the guest connects to a host listener at uds_path_6000), a drive
+# swapped while the guest runs (PATCH /drives: the guest sees the new size and content), a pause
+# (the console stops and the vCPU threads use no CPU) and a resume, FlushMetrics, and
+# SendCtrlAltDel, which reboots the guest and so ends wisp.
+API_SOCKET=$WORK/api.sock
+# api METHOD PATH [JSON]: one request through wisp ctl; what it printed, and its status
+api() {
+    echo "api $1 $2: $(wisp ctl --api-sock "$API_SOCKET" request "$@" 2>&1 | tr -d '\n'; echo " status $?")"
+}
+json_drive() {  # json_drive ID PATH ROOT READ_ONLY
+    echo "{\"drive_id\": \"$1\", \"path_on_host\": \"$2\", \"is_root_device\": $3, \"is_read_only\": $4}"
+}
+api_boot() {
+    i=0
+    while [ ! -S "$API_SOCKET" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    api PUT /logger "{\"log_path\": \"$WORK/api-fc.log\", \"level\": \"Info\"}"
+    api PUT /metrics "{\"metrics_path\": \"$WORK/api.metrics\"}"
+    api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 512}'
+    api PUT /boot-source "{\"kernel_image_path\": \"$DIR/vmlinuz\", \"initrd_path\": \"$DIR/initramfs.cpio.gz\", \"boot_args\": \"console=ttyS0 panic=-1 quiet\"}"
+    api PUT /drives/rootfs "$(json_drive rootfs "$WORK/api-root.ext4" true false)"
+    api PUT /drives/scratch "$(json_drive scratch "$WORK/api-a.img" false false)"
+    api PUT /drives/tools "$(json_drive tools "$WORK/vsock-tool.img" false true)"
+    api PUT /network-interfaces/eth0 '{"iface_id": "eth0", "guest_mac": "06:00:ac:10:00:02", "host_dev_name": "wtapa"}'
+    api PUT /vsock "{\"guest_cid\": 3, \"uds_path\": \"$WORK/api-v.sock\"}"
+    api PUT /actions '{"action_type": "InstanceStart"}'
+    i=0
+    until wisp ctl --api-sock "$API_SOCKET" info 2>/dev/null | grep -q '"Running"'; do
+        [ $i -lt 100 ] || break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    api GET /
+}
+vcpu_ticks() { echo $(($(thread_ticks wisp-vcpu0) + $(thread_ticks wisp-vcpu1))); }
+console_bytes() { wc -c <"$log"; }
+api_exercise() {
+    echo "api-b md5 $(md5_of "$WORK/api-b.img")"
+    wait_line "api-ready-42" || return
+    echo "host-to-guest: $("$DIR/vsock-tool" uds-connect "$WORK/api-v.sock" 5000 hello-from-host 2>&1 | tr '\n' ' ')"
+    "$DIR/vsock-tool" uds-listen "$WORK/api-v.sock_6000" &
+    listener=$!
+    sleep 0.5
+    api PATCH /drives/scratch "{\"drive_id\": \"scratch\", \"path_on_host\": \"$WORK/api-b.img\"}"
+    echo go >&3
+    wait_line "tick-20" || return
+    kill "$listener" 2>/dev/null
+    api PATCH /vm '{"state": "Paused"}'
+    api GET /
+    sleep 0.5  # what the UART had taken before the pause reaches the log
+    bytes=$(console_bytes) ticks=$(vcpu_ticks)
+    sleep 2
+    echo "paused: the console grew $(($(console_bytes) - bytes)) bytes, the vCPUs ran $(($(vcpu_ticks) - ticks)) ticks"
+    api PATCH /vm '{"state": "Resumed"}'
+    bytes=$(console_bytes)
+    sleep 2
+    [ "$(console_bytes)" -gt "$bytes" ] && echo "resumed: the console grows again"
+    api PUT /actions '{"action_type": "FlushMetrics"}'
+    echo "metrics: $(grep -c utc_timestamp_ms "$WORK/api.metrics") lines"
+    grep -q "API socket" "$WORK/api-fc.log" 2>/dev/null && echo "the logger's file has wisp's log"
+    api PUT /actions '{"action_type": "SendCtrlAltDel"}'
+    wait_exit "$pid"
+    [ -e "$API_SOCKET" ] && echo "the API socket is left" || echo "the API socket is gone"
+}
+cp "$DIR/rootfs.ext4" "$WORK/api-root.ext4"
+yes drive-a | head -c 1048576 >"$WORK/api-a.img"
+yes drive-b | head -c 2097152 >"$WORK/api-b.img"
+cp "$DIR/vsock-tool" "$WORK/vsock-tool.img"
+truncate -s %512 "$WORK/vsock-tool.img"
+tap_up wtapa 10.0.9.1/24
+RUN_AS=firecracker check api "--api-sock $API_SOCKET --id api-check" host:api_boot \
+    'modprobe vmw_vsock_virtio_transport; modprobe virtio_net; echo "nics-$(ls /sys/class/net | tr "\n" " ")"; echo "vdb-before-$(cat /sys/block/vdb/size)-$(md5sum </dev/vdb | cut -c1-32)"; cat /dev/vdc >/tmp/vt; chmod +x /tmp/vt; /tmp/vt listen 5000 >/tmp/listen.out 2>&1 & sleep 0.5; echo "api-ready-$((6 * 7))"; read -r reply; wait; echo "guest-listener-$(cat /tmp/listen.out)"; echo "guest-to-host-$(/tmp/vt connect 2 6000 hello-from-guest 2>&1)"; sync; echo 3 >/proc/sys/vm/drop_caches; echo "vdb-after-$(cat /sys/block/vdb/size)-$(md5sum </dev/vdb | cut -c1-32)"; i=0; while [ $i -lt 3000 ]; do echo "tick-$i"; sleep 0.1; i=$((i + 1)); done' \
+    host:api_exercise
+"$IP" link del wtapa
+
+# The same guest from Firecracker's configuration file: `wisp --no-api --config-file` starts
+# what `firecracker --no-api --config-file` starts.
+cp "$DIR/rootfs.ext4" "$WORK/fc-root.ext4"
+cat >"$WORK/fc.json" <<JSON
+{
+  "boot-source": {"kernel_image_path": "$DIR/vmlinuz", "initrd_path": "$DIR/initramfs.cpio.gz",
+                  "boot_args": "console=ttyS0 panic=-1 quiet"},
+  "machine-config": {"vcpu_count": 2, "mem_size_mib": 512},
+  "drives": [{"drive_id": "rootfs", "path_on_host": "$WORK/fc-root.ext4", "is_root_device": true,
+              "is_read_only": false}],
+  "vsock": {"guest_cid": 3, "uds_path": "$WORK/fc-v.sock"}
+}
+JSON
+RUN_AS=firecracker check fcfile "--no-api --config-file $WORK/fc.json" \
+    'grep " / " /proc/mounts; echo "cpus-$(grep -c ^processor /proc/cpuinfo)"; modprobe vmw_vsock_virtio_transport && [ -c /dev/vsock ] && echo "vsock-dev-$((6 * 7))"; echo "fcfile-$((6 * 7))"; poweroff'
 
 # wisp killed (SIGKILL) right after the guest synced a file, while it writes and syncs another
 # over and over: nothing synced may be lost. It runs last: twice the test host stayed busy for

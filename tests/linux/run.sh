@@ -20,6 +20,8 @@ cp "$root"/boot/vmlinuz-* "$payload/vmlinuz"
 "$tools/guest/build-rootfs.sh" --kernel "$root" --size 16M "$payload/rootfs.ext4"
 cp "$("$tools/guest/fetch-kernel.sh" --generic)"/boot/vmlinuz-* "$payload/vmlinuz-generic"
 cp "$(dirname "${BASH_SOURCE[0]}")/checks.sh" "$payload/run.sh"
+# Both ends of the vsock check (the guest reads it from a drive): static, so it runs anywhere.
+gcc -static -O2 -o "$payload/vsock-tool" "$(dirname "${BASH_SOURCE[0]}")/vsock_tool.c"
 [[ -z "${WISP_LINUX_CHECKS:-}" ]] || echo "$WISP_LINUX_CHECKS" >"$payload/only"
 
 STALL_SECONDS=${WISP_CHECKS_STALL_SECONDS:-180}

@@ -177,6 +177,32 @@ case $name in
         expect_line 'host: host /etc untouched'
         section | grep -q '^host: .*left' && fail "virtiofsd or a run directory is left"
         expect_status 7 ;;
+    api)
+        expect_line 'host: api PUT /actions: status 0'
+        expect_line 'host: api GET /: \{ +"app_name": "Wisp", +"id": "api-check", +"state": "Running", .*status 0'
+        expect_line 'nics-eth0 lo '
+        expect_line 'vdb-before-2048-[0-9a-f]{32}'
+        expect_line 'host: host-to-guest: OK [0-9]+ pong hello-from-host '
+        expect_line 'guest-listener-'
+        expect_line 'guest-to-host-host-pong hello-from-guest'
+        b_md5=$(capture 'host: api-b md5 \([0-9a-f]*\)')
+        expect_line "vdb-after-4096-$b_md5"
+        expect_line 'host: api PATCH /drives/scratch: status 0'
+        expect_line 'host: api PATCH /vm: status 0'
+        expect_line 'host: api GET /: .*"state": "Paused".*status 0'
+        expect_line 'host: paused: the console grew 0 bytes, the vCPUs ran 0 ticks'
+        expect_line 'host: resumed: the console grows again'
+        expect_line 'host: metrics: [1-9][0-9]* lines'
+        expect_line "host: the logger's file has wisp's log"
+        expect_line 'host: the API socket is gone'
+        section | grep -q '^host: api .*status [^0]' && fail "an API request failed"
+        expect_status 4 ;;
+    fcfile)
+        expect_line '/dev/vda / ext4 rw,.* 0 0'
+        expect_line 'cpus-2'
+        expect_line 'vsock-dev-42'
+        expect_line 'fcfile-42'
+        expect_status 0 ;;
     hostshell)
         expect_line 'shell-says-42'
         section | grep -q '^host: .*left' && fail "virtiofsd or a run directory is left"

@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -32,7 +33,15 @@ Result<std::unique_ptr<ApiServer>> ApiServer::open(const std::string& path, Fire
     ::unlink(path.c_str());
     return fail_errno(fmt::format("listening on the API socket {}", path));
   }
-  return std::unique_ptr<ApiServer>(new ApiServer(std::move(listener), path, api));
+  Fd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  itimerspec every{};
+  every.it_interval.tv_sec = every.it_value.tv_sec = kMetricsIntervalSeconds;
+  if (!timer.valid() || ::timerfd_settime(timer.get(), 0, &every, nullptr) < 0) {
+    ::unlink(path.c_str());
+    return fail_errno("the metrics timer");
+  }
+  return std::unique_ptr<ApiServer>(
+      new ApiServer(std::move(listener), std::move(timer), path, api));
 }
 
 ApiServer::~ApiServer() {
@@ -45,6 +54,7 @@ Result<void> ApiServer::attach(EventLoop& loop) {
   loop_ = &loop;
   held_ = false;
   TRY(loop.watch(listener_.get(), [this] { accept_connections(); }));
+  TRY(loop.watch(metrics_timer_.get(), [this] { flush_metrics(); }));
   for (auto& [fd, connection] : connections_) {
     watch_connection(fd, !connection->output.empty());
     // Requests read while the server was held are answered now.
@@ -56,6 +66,7 @@ Result<void> ApiServer::attach(EventLoop& loop) {
 void ApiServer::detach() {
   if (!loop_) return;
   loop_->unwatch(listener_.get());
+  loop_->unwatch(metrics_timer_.get());
   for (auto& [fd, connection] : connections_) loop_->unwatch(fd);
   loop_ = nullptr;
 }
@@ -78,6 +89,13 @@ void ApiServer::accept_connections() {
     connections_.emplace(fd, std::move(connection));
     watch_connection(fd, false);
   }
+}
+
+void ApiServer::flush_metrics() {
+  uint64_t expirations;
+  [[maybe_unused]] ssize_t n = ::read(metrics_timer_.get(), &expirations, sizeof(expirations));
+  if (auto flushed = api_.flush_metrics(); !flushed)
+    log::warn("metrics: {}", flushed.error().message());
 }
 
 void ApiServer::watch_connection(int fd, bool for_writing) {

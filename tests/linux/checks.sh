@@ -484,7 +484,9 @@ check hostshell "--memory 512M --host-root" host:hostshell_type
 API_SOCKET=$WORK/api.sock
 # api METHOD PATH [JSON]: one request through wisp ctl; what it printed, and its status
 api() {
-    echo "api $1 $2: $(wisp ctl --api-sock "$API_SOCKET" request "$@" 2>&1 | tr -d '\n'; echo " status $?")"
+    answer=$(wisp ctl --api-sock "$API_SOCKET" request "$@" 2>&1)
+    api_status=$?
+    echo "api $1 $2: $(echo "$answer" | tr -d "\\n") status $api_status"
 }
 json_drive() {  # json_drive ID PATH ROOT READ_ONLY
     echo "{\"drive_id\": \"$1\", \"path_on_host\": \"$2\", \"is_root_device\": $3, \"is_read_only\": $4}"
@@ -535,7 +537,7 @@ api_exercise() {
     [ "$(console_bytes)" -gt "$bytes" ] && echo "resumed: the console grows again"
     api PUT /actions '{"action_type": "FlushMetrics"}'
     echo "metrics: $(grep -c utc_timestamp_ms "$WORK/api.metrics") lines"
-    grep -q "API socket" "$WORK/api-fc.log" 2>/dev/null && echo "the logger's file has wisp's log"
+    grep -q "VM paused" "$WORK/api-fc.log" 2>/dev/null && echo "the logger's file has wisp's log"
     api PUT /actions '{"action_type": "SendCtrlAltDel"}'
     wait_exit "$pid"
     [ -e "$API_SOCKET" ] && echo "the API socket is left" || echo "the API socket is gone"
@@ -543,8 +545,7 @@ api_exercise() {
 cp "$DIR/rootfs.ext4" "$WORK/api-root.ext4"
 yes drive-a | head -c 1048576 >"$WORK/api-a.img"
 yes drive-b | head -c 2097152 >"$WORK/api-b.img"
-cp "$DIR/vsock-tool" "$WORK/vsock-tool.img"
-truncate -s %512 "$WORK/vsock-tool.img"
+cp "$DIR/vsock-tool" "$WORK/vsock-tool.img"  # padded to whole sectors by run.sh
 tap_up wtapa 10.0.9.1/24
 RUN_AS=firecracker check api "--api-sock $API_SOCKET --id api-check" host:api_boot \
     'modprobe vmw_vsock_virtio_transport; modprobe virtio_net; echo "nics-$(ls /sys/class/net | tr "\n" " ")"; echo "vdb-before-$(cat /sys/block/vdb/size)-$(md5sum </dev/vdb | cut -c1-32)"; cat /dev/vdc >/tmp/vt; chmod +x /tmp/vt; /tmp/vt listen 5000 >/tmp/listen.out 2>&1 & sleep 0.5; echo "api-ready-$((6 * 7))"; read -r reply; wait; echo "guest-listener-$(cat /tmp/listen.out)"; echo "guest-to-host-$(/tmp/vt connect 2 6000 hello-from-guest 2>&1)"; sync; echo 3 >/proc/sys/vm/drop_caches; echo "vdb-after-$(cat /sys/block/vdb/size)-$(md5sum </dev/vdb | cut -c1-32)"; i=0; while [ $i -lt 3000 ]; do echo "tick-$i"; sleep 0.1; i=$((i + 1)); done' \

@@ -99,6 +99,15 @@ Result<std::shared_ptr<Serial>> DeviceManager::add_serial(uint16_t port, uint32_
   return serial;
 }
 
+Result<std::shared_ptr<I8042>> DeviceManager::add_i8042(VmStopper& stopper) {
+  legacy_irqs_.push_back(std::make_unique<KvmIrqLine>(vm_, layout::kI8042KeyboardIrq));
+  auto i8042 = std::make_shared<I8042>(stopper, *legacy_irqs_.back());
+  TRY(port_bus_.add(layout::kI8042DataPort, I8042::kPortCount, i8042, "i8042"));
+  platform_.devices.push_back({PlatformDeviceKind::kI8042, layout::kI8042DataPort,
+                               I8042::kPortCount, layout::kI8042KeyboardIrq});
+  return i8042;
+}
+
 Result<std::unique_ptr<DeviceManager::VirtioSlot>> DeviceManager::new_virtio_slot(std::string name,
                                                                                   ThreadKind kind,
                                                                                   uint32_t& gsi) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "devices/legacy/i8042.h"
 #include "devices/legacy/serial.h"
 #include "devices/vhost_user/frontend.h"
 #include "devices/virtio/virtio_device.h"
@@ -32,6 +33,9 @@ class DeviceManager {
 
   // A 16550A UART at `port` on interrupt line `gsi`, writing to `output`.
   Result<std::shared_ptr<Serial>> add_serial(uint16_t port, uint32_t gsi, ByteSink& output);
+  // The i8042 keyboard controller at 0x60-0x64 with its keyboard on IRQ 1; its reset command
+  // stops the VM through `stopper`.
+  Result<std::shared_ptr<I8042>> add_i8042(VmStopper& stopper);
   // The pvpanic port, described in the DSDT for the guest's driver.
   Result<void> add_pvpanic(std::shared_ptr<BusDevice> device);
   // A virtio-blk device for `disk`, on its own thread.

@@ -49,6 +49,10 @@ class Vm final : public VmStopper, public VcpuExitHandler {
 
   void request_stop(StopReason reason) override;
 
+  // Presses and releases Ctrl+Alt+Del on the guest's i8042 keyboard (Firecracker's
+  // SendCtrlAltDel); fails only when the keyboard's queue has no room. Any thread.
+  Result<void> send_ctrl_alt_del();
+
   // The descriptors that keep KVM's VM alive: the VM's and every vCPU's.
   std::vector<int> kvm_fds() const;
 
@@ -91,6 +95,7 @@ class Vm final : public VmStopper, public VcpuExitHandler {
   std::vector<std::unique_ptr<SerialOutput>> serial_outputs_;  // COM1's, then COM2's
   std::unique_ptr<DeviceManager> devices_;
   std::shared_ptr<Serial> console_;  // the UART on standard output, which takes host input
+  std::shared_ptr<I8042> i8042_;
 
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::vector<std::jthread> threads_;

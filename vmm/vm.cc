@@ -372,6 +372,10 @@ Result<void> Vm::send_ctrl_alt_del() {
   return i8042_->send_ctrl_alt_del();
 }
 
+Result<void> Vm::replace_disk(size_t index, const std::string& path) {
+  return devices_->replace_disk(index, path);
+}
+
 void Vm::request_stop(StopReason reason) {
   log::debug("stop requested: kind {}, value {}", static_cast<int>(reason.kind),
              reason.debug_exit_value);

@@ -52,6 +52,12 @@ class Vm final : public VmStopper, public VcpuExitHandler {
   // Presses and releases Ctrl+Alt+Del on the guest's i8042 keyboard (Firecracker's
   // SendCtrlAltDel); fails only when the keyboard's queue has no room. Any thread.
   Result<void> send_ctrl_alt_del();
+  // Serves disk `index` (the config's order: --disk, or Firecracker's drives with the root drive
+  // first) from the image at `path` (Firecracker's PATCH /drives/{id} path_on_host): same access
+  // mode and I/O engine, the new image's capacity, which the guest is told of. The calling thread
+  // opens the image and may block; on failure the disk keeps its image. Any thread while the VM
+  // runs (a thread of the main seccomp kind, since it opens files), not during its destruction.
+  Result<void> replace_disk(size_t index, const std::string& path);
 
   // The descriptors that keep KVM's VM alive: the VM's and every vCPU's.
   std::vector<int> kvm_fds() const;

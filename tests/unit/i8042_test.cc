@@ -206,7 +206,7 @@ TEST_CASE("i8042: a keyboard whose scanning is disabled sends no keys", "[i8042]
   CHECK(c.interrupts().size() == 11);
 }
 
-TEST_CASE("i8042: pulsing output line 0 resets; nothing else does", "[i8042]") {
+TEST_CASE("i8042: pulsing output line 0 resets, and nothing else does", "[i8042]") {
   Controller c;
   c.command(0xfe);  // what Linux (reboot=k) and Wisp's reset-vector stub write
   CHECK(c.stopper.stops == std::vector<StopKind>{StopKind::kReset});

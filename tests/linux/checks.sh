@@ -272,11 +272,11 @@ CMDLINE="console=ttyS0 panic=-1 quiet acpi=off"
 KERNEL=vmlinuz-generic check acpioff "--cpus 2 --memory 512M" \
     'echo "acpioff-cpus-$(grep -c ^processor /proc/cpuinfo) $(grep -c IO-APIC /proc/interrupts)"; reboot -f'
 
-# The i8042 in the DSDT (PNP0303): Debian's generic kernel (i8042 and atkbd built in) finds the
-# keyboard behind it, untranslated as the command byte leaves it. (Sending it Ctrl+Alt+Del needs
-# the API, which is not there yet.)
+# The i8042 in the DSDT (PNP0303): the kernel (i8042 and atkbd built in) finds the keyboard
+# behind it, untranslated as the command byte leaves it. (Sending it Ctrl+Alt+Del needs the API,
+# which is not there yet.)
 CMDLINE="console=ttyS0 panic=-1 quiet"
-KERNEL=vmlinuz-generic check keyboard "--memory 512M" \
+check keyboard "--memory 256M" \
     'echo "keyboard-$(grep -c "^N: Name=\"AT Raw Set 2 keyboard\"" /proc/bus/input/devices)-found"; poweroff -f'
 
 # --- network: TAPs in the test host, each check on a subnet of its own -----------------------

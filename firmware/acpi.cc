@@ -41,9 +41,11 @@ constexpr uint8_t kMadtRevision = 4;
 constexpr uint32_t kFadtResetRegSupported = 1u << 10;  // RESET_REG_SUP
 constexpr uint32_t kFadtHardwareReduced = 1u << 20;    // HW_REDUCED_ACPI
 
-// FADT IA-PC Boot Architecture Flags (§5.2.9.3). Bit 1 (8042) stays clear: no PS/2 controller
-// to probe. Bit 0 (LEGACY_DEVICES) stays clear too: the DSDT describes every device (COM1 among
-// them), so the OS need not probe for ISA devices of its own.
+// FADT IA-PC Boot Architecture Flags (§5.2.9.3). Bit 1 (8042) is set when the platform has an
+// i8042 (Linux's acpi_parse_fadt takes a clear bit as "no controller" and then probes for one only
+// through ACPI PNP0303 devices). Bit 0 (LEGACY_DEVICES) stays clear: the DSDT describes every
+// device (COM1 among them), so the OS need not probe for ISA devices of its own.
+constexpr uint16_t kBootArch8042 = 1u << 1;
 constexpr uint16_t kBootArchVgaNotPresent = 1u << 2;
 constexpr uint16_t kBootArchCmosRtcNotPresent = 1u << 5;
 
@@ -334,6 +336,20 @@ aml::Bytes pvpanic_device(const PlatformDevice& device) {
   return aml::device("PEVT", terms);
 }
 
+// An i8042 with its keyboard as a PNP0303 device, which Linux's i8042 driver matches through
+// ACPI PNP (drivers/input/serio/i8042-acpipnpio.h): the data port, the command port, the
+// keyboard's IRQ. No PNP0F13 (mouse) device: Linux then leaves the AUX port alone. Named PS2K.
+aml::Bytes i8042_device(const PlatformDevice& device) {
+  const auto data_port = static_cast<uint16_t>(device.address);
+  const std::array resources{aml::io_port(data_port, 1),
+                             aml::io_port(static_cast<uint16_t>(data_port + 4), 1),
+                             aml::interrupt(device.gsi, aml::Trigger::kEdge,
+                                            aml::Polarity::kActiveHigh, aml::Sharing::kExclusive)};
+  aml::Bytes terms = aml::name("_HID", aml::eisa_id("PNP0303"));
+  aml::append(terms, aml::name("_CRS", aml::resource_template(resources)));
+  return aml::device("PS2K", terms);
+}
+
 // One Device per entry of the (already checked) description, in its order.
 Result<aml::Bytes> platform_devices(const PlatformDescription& platform) {
   aml::Bytes devices;
@@ -354,6 +370,9 @@ Result<aml::Bytes> platform_devices(const PlatformDescription& platform) {
       case PlatformDeviceKind::kPvPanic:
         aml::append(devices, pvpanic_device(device));
         break;
+      case PlatformDeviceKind::kI8042:
+        aml::append(devices, i8042_device(device));
+        break;
     }
   }
   return devices;
@@ -372,12 +391,19 @@ Result<std::vector<uint8_t>> build_dsdt(const PlatformDescription& platform) {
   return make_table("DSDT", kDsdtRevision, definition_block);
 }
 
-std::vector<uint8_t> build_fadt(uint64_t dsdt_address) {
+bool has_i8042(const PlatformDescription& platform) {
+  return std::ranges::any_of(platform.devices, [](const PlatformDevice& device) {
+    return device.kind == PlatformDeviceKind::kI8042;
+  });
+}
+
+std::vector<uint8_t> build_fadt(uint64_t dsdt_address, const PlatformDescription& platform) {
   Fadt fadt{};
   fadt.header = make_header("FACP", kFadtRevision);
   fadt.dsdt = low_address(dsdt_address);
   fadt.sci_int = static_cast<uint16_t>(layout::kAcpiSciIrq);
   fadt.iapc_boot_arch = kBootArchVgaNotPresent | kBootArchCmosRtcNotPresent;
+  if (has_i8042(platform)) fadt.iapc_boot_arch |= kBootArch8042;
   fadt.flags = kFadtHardwareReduced | kFadtResetRegSupported;
   fadt.reset_reg = io_port_register(layout::kAcpiResetPort);
   fadt.reset_value = layout::kAcpiResetValue;
@@ -522,7 +548,7 @@ Result<AcpiTables> build_acpi_tables(const AcpiConfig& config) {
   TRY_CONTEXT(check_platform_description(config.platform), "ACPI tables");
   TableArea area(layout::kAcpiTablesAddress);
   uint64_t dsdt = area.place("DSDT", TRY_CONTEXT(build_dsdt(config.platform), "ACPI tables"));
-  uint64_t fadt = area.place("FACP", build_fadt(dsdt));
+  uint64_t fadt = area.place("FACP", build_fadt(dsdt, config.platform));
   uint64_t madt = area.place("APIC", build_madt(config.cpu_count));
   uint64_t xsdt = area.place("XSDT", build_xsdt(std::array{fadt, madt}));
   area.place_rsdp(build_rsdp(xsdt));

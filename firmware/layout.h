@@ -67,6 +67,7 @@ inline constexpr uint32_t kCom2Irq = 3;
 inline constexpr uint16_t kUartPortCount = 8;
 inline constexpr uint16_t kI8042DataPort = 0x60;
 inline constexpr uint16_t kI8042CommandPort = 0x64;
+inline constexpr uint32_t kI8042KeyboardIrq = 1;
 inline constexpr uint16_t kDebugExitPort = 0xf4;
 inline constexpr uint16_t kDebugExitPortCount = 4;
 // QEMU's fw_cfg, legacy interface: the 16-bit selector port, then the 8-bit data port.

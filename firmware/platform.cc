@@ -41,6 +41,8 @@ Result<void> check_device(const PlatformDevice& device) {
       return check_io_ports(device, "a serial port");
     case PlatformDeviceKind::kPvPanic:
       return check_io_ports(device, "a pvpanic device");
+    case PlatformDeviceKind::kI8042:
+      return check_io_ports(device, "an i8042");
     case PlatformDeviceKind::kVirtioMmio:
       return check_virtio_mmio(device);
   }

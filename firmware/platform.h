@@ -16,6 +16,7 @@ enum class PlatformDeviceKind {
   kSerial8250,  // a 16550A UART: `address` is its first I/O port, `size` its port count
   kVirtioMmio,  // a virtio-mmio window: `address` is guest-physical, `size` its bytes (4 KiB)
   kPvPanic,     // QEMU's pvpanic: `address` is its I/O port, `size` 1; no interrupt
+  kI8042,       // an i8042 keyboard controller: `address` its data port, the command port 4 above
 };
 
 struct PlatformDevice {

@@ -53,6 +53,11 @@ struct OpenedDisk {
   uint64_t size_bytes;
 };
 
+// The most requests a disk has in flight: every queue full.
+uint32_t disk_depth(const DiskConfig& disk) {
+  return uint32_t{disk.queues} * virtio::BlockDevice::kQueueSize;
+}
+
 Result<OpenedDisk> open_disk(const DiskConfig& disk, uint32_t depth) {
   DiskImage image = TRY(DiskImage::open(disk.path, disk.access, disk.cache));
   if (disk.io == DiskIo::kIoUring) {
@@ -100,6 +105,15 @@ Result<std::shared_ptr<Serial>> DeviceManager::add_serial(uint16_t port, uint32_
   return serial;
 }
 
+Result<std::shared_ptr<I8042>> DeviceManager::add_i8042(VmStopper& stopper) {
+  legacy_irqs_.push_back(std::make_unique<KvmIrqLine>(vm_, layout::kI8042KeyboardIrq));
+  auto i8042 = std::make_shared<I8042>(stopper, *legacy_irqs_.back());
+  TRY(port_bus_.add(layout::kI8042DataPort, I8042::kPortCount, i8042, "i8042"));
+  platform_.devices.push_back({PlatformDeviceKind::kI8042, layout::kI8042DataPort,
+                               I8042::kPortCount, layout::kI8042KeyboardIrq});
+  return i8042;
+}
+
 Result<std::unique_ptr<DeviceManager::VirtioSlot>> DeviceManager::new_virtio_slot(std::string name,
                                                                                   ThreadKind kind,
                                                                                   uint32_t& gsi) {
@@ -119,8 +133,7 @@ Result<void> DeviceManager::add_disk(const DiskConfig& disk) {
   std::unique_ptr<VirtioSlot> slot =
       TRY(new_virtio_slot(fmt::format("blk{}", disk_count_), ThreadKind::kBlockDevice, gsi));
 
-  OpenedDisk opened = TRY_CONTEXT(
-      open_disk(disk, uint32_t{disk.queues} * virtio::BlockDevice::kQueueSize), slot->name);
+  OpenedDisk opened = TRY_CONTEXT(open_disk(disk, disk_depth(disk)), slot->name);
   virtio::BlockDeviceOptions options{
       slot->name,   opened.size_bytes, disk.access == DiskAccess::kReadOnly,
       disk.discard, disk.queues,       disk.serial};
@@ -132,8 +145,32 @@ Result<void> DeviceManager::add_disk(const DiskConfig& disk) {
   TRY(attach_virtio(*slot, gsi));
   log::debug("{}: {} ({} bytes, {} I/O)", slot->name, disk.path, opened.size_bytes,
              block->backend().name());
+  disks_.push_back({slot.get(), block, disk});
   virtio_.push_back(std::move(slot));
   ++disk_count_;
+  return {};
+}
+
+Result<void> DeviceManager::replace_disk(size_t index, const std::string& path) {
+  std::lock_guard lock(replace_mutex_);
+  if (index >= disks_.size())
+    return fail("replacing disk {}: there are {} disks", index, disks_.size());
+  Disk& disk = disks_[index];
+  DiskConfig config = disk.config;
+  config.path = path;
+  OpenedDisk opened = TRY_CONTEXT(open_disk(config, disk_depth(config)), disk.slot->name);
+  DeviceThread& thread = *disk.slot->thread;
+  virtio::BlockDevice* block = disk.device;
+  auto move_watch = [&thread, block](int old_fd, int new_fd) -> Result<void> {
+    TRY(thread.watch(new_fd, [block] { block->complete_io(); }));
+    thread.unwatch(old_fd);
+    return {};
+  };
+  TRY_CONTEXT(block->replace_backend(std::move(opened.backend), opened.size_bytes, move_watch),
+              fmt::format("{}: replacing {} with {}", disk.slot->name, disk.config.path, path));
+  log::info("{}: now {} ({} bytes, {} I/O)", disk.slot->name, path, opened.size_bytes,
+            block->backend().name());
+  disk.config = std::move(config);
   return {};
 }
 

@@ -5,11 +5,14 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "devices/legacy/i8042.h"
 #include "devices/legacy/serial.h"
 #include "devices/vhost_user/frontend.h"
+#include "devices/virtio/block.h"
 #include "devices/virtio/virtio_device.h"
 #include "firmware/platform.h"
 #include "vmm/base/bus.h"
@@ -32,10 +35,20 @@ class DeviceManager {
 
   // A 16550A UART at `port` on interrupt line `gsi`, writing to `output`.
   Result<std::shared_ptr<Serial>> add_serial(uint16_t port, uint32_t gsi, ByteSink& output);
+  // The i8042 keyboard controller at 0x60-0x64 with its keyboard on IRQ 1; its reset command
+  // stops the VM through `stopper`.
+  Result<std::shared_ptr<I8042>> add_i8042(VmStopper& stopper);
   // The pvpanic port, described in the DSDT for the guest's driver.
   Result<void> add_pvpanic(std::shared_ptr<BusDevice> device);
   // A virtio-blk device for `disk`, on its own thread.
   Result<void> add_disk(const DiskConfig& disk);
+  // Serves disk `index` (in the order added) from the image at `path` from now on, with the disk's
+  // access mode, cache and I/O engine; its capacity becomes the new image's, which a running
+  // guest is told of. The image is opened and checked here (this thread may block, and opens
+  // files: the main thread's seccomp kind); the swap itself happens on the disk's thread between
+  // requests. On failure the disk keeps its image. Any thread, also while the vCPUs run, but not
+  // once stop() has begun.
+  Result<void> replace_disk(size_t index, const std::string& path);
   // A virtio-net device on a TAP, with up to `cpus` queue pairs, on its own thread.
   Result<void> add_nic(const NetConfig& nic, uint32_t cpus);
   // A virtio-fs device whose queues `backend` serves; its thread relays the back end's
@@ -87,6 +100,14 @@ class DeviceManager {
   size_t next_gsi_ = 0;
   std::vector<std::unique_ptr<IrqLine>> legacy_irqs_;
   std::vector<std::unique_ptr<VirtioSlot>> virtio_;
+  // Each disk, in the order added, with the configuration its image was opened with.
+  struct Disk {
+    VirtioSlot* slot;
+    virtio::BlockDevice* device;
+    DiskConfig config;
+  };
+  std::vector<Disk> disks_;
+  std::mutex replace_mutex_;  // one disk swap at a time
   uint32_t disk_count_ = 0;
   uint32_t nic_count_ = 0;
   uint32_t fs_count_ = 0;

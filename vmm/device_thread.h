@@ -23,10 +23,12 @@ class DeviceThread final : public DeviceWorker {
   static Result<std::unique_ptr<DeviceThread>> create(std::string name);
   ~DeviceThread() override;
 
-  // Before start(): calls `handler` on the thread whenever `fd` is readable.
+  // Before start(), or on the thread: calls `handler` on the thread whenever `fd` is readable.
   Result<void> watch(int fd, EventLoop::Handler handler) {
     return loop_.watch(fd, std::move(handler));
   }
+  // Before start(), or on the thread: no more calls for `fd`.
+  void unwatch(int fd) { loop_.unwatch(fd); }
 
   // On the thread: pauses or resumes calls for a watched fd.
   Result<void> set_watching(int fd, bool enabled) { return loop_.set_watching(fd, enabled); }

@@ -126,9 +126,11 @@ constexpr std::initializer_list<int> kVsockDeviceThread = {
     SCMP_SYS(sendto), SCMP_SYS(recvfrom), SCMP_SYS(shutdown),
 };
 
+// poll: waiting for what is in flight before a reset, a disk swap or the end (BlockDevice::drain).
 constexpr std::initializer_list<int> kBlockDeviceThread = {
-    SCMP_SYS(io_uring_enter), SCMP_SYS(preadv),    SCMP_SYS(pwritev), SCMP_SYS(pread64),
-    SCMP_SYS(pwrite64),       SCMP_SYS(fdatasync), SCMP_SYS(fsync),   SCMP_SYS(fallocate),
+    SCMP_SYS(io_uring_enter), SCMP_SYS(preadv),    SCMP_SYS(pwritev),
+    SCMP_SYS(pread64),        SCMP_SYS(pwrite64),  SCMP_SYS(fdatasync),
+    SCMP_SYS(fsync),          SCMP_SYS(fallocate), SCMP_SYS(poll),
 };
 
 // ioctl requests, compared on their low 32 bits (the kernel's `unsigned int cmd`).

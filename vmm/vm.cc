@@ -169,8 +169,7 @@ Result<void> Vm::create_devices() {
   devices_ = std::make_unique<DeviceManager>(vm_, memory_, port_bus_, mmio_bus_);
   TRY(add_serial_port(config_.serial, layout::kCom1Port, layout::kCom1Irq));
   if (config_.serial2) TRY(add_serial_port(*config_.serial2, layout::kCom2Port, layout::kCom2Irq));
-  TRY(port_bus_.add(layout::kI8042DataPort, I8042::kPortCount, std::make_shared<I8042>(*this),
-                    "i8042"));
+  i8042_ = TRY(devices_->add_i8042(*this));
   TRY(port_bus_.add(layout::kDebugExitPort, layout::kDebugExitPortCount,
                     std::make_shared<DebugExit>(*this), "debug-exit"));
   FwCfgMachine machine{config_.memory_bytes, config_.cpus, config_.cmdline,
@@ -395,18 +394,18 @@ Result<void> Vm::resume() {
   return {};
 }
 
-Result<void> Vm::send_ctrl_alt_del() {
-  return fail("SendCtrlAltDel is not supported by Wisp yet");
-}
-
-Result<void> Vm::replace_disk(size_t, const std::string&) {
-  return fail("replacing a drive's file is not supported by Wisp yet");
-}
-
 std::vector<int> Vm::kvm_fds() const {
   std::vector<int> fds{vm_.fd()};
   for (const auto& vcpu : vcpus_) fds.push_back(vcpu->fd());
   return fds;
+}
+
+Result<void> Vm::send_ctrl_alt_del() {
+  return i8042_->send_ctrl_alt_del();
+}
+
+Result<void> Vm::replace_disk(size_t index, const std::string& path) {
+  return devices_->replace_disk(index, path);
 }
 
 void Vm::request_stop(StopReason reason) {

@@ -57,7 +57,14 @@ class Vm final : public VmStopper, public VcpuExitHandler, public api::VmControl
   // api::VmControl, on the thread that called run(), while it runs.
   Result<void> pause() override;
   Result<void> resume() override;
+  // Presses and releases Ctrl+Alt+Del on the guest's i8042 keyboard (Firecracker's
+  // SendCtrlAltDel); fails only when the keyboard's queue has no room. Any thread.
   Result<void> send_ctrl_alt_del() override;
+  // Serves disk `index` (the config's order: --disk, or Firecracker's drives with the root drive
+  // first) from the image at `path` (Firecracker's PATCH /drives/{id} path_on_host): same access
+  // mode and I/O engine, the new image's capacity, which the guest is told of. The calling thread
+  // opens the image and may block; on failure the disk keeps its image. Any thread while the VM
+  // runs (a thread of the main seccomp kind, since it opens files), not during its destruction.
   Result<void> replace_disk(size_t index, const std::string& path) override;
   void stop() override { request_stop({StopKind::kUserQuit}); }
 
@@ -103,6 +110,7 @@ class Vm final : public VmStopper, public VcpuExitHandler, public api::VmControl
   std::vector<std::unique_ptr<SerialOutput>> serial_outputs_;  // COM1's, then COM2's
   std::unique_ptr<DeviceManager> devices_;
   std::shared_ptr<Serial> console_;  // the UART on standard output, which takes host input
+  std::shared_ptr<I8042> i8042_;
 
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::vector<std::jthread> threads_;

@@ -104,7 +104,8 @@ BlockDevice::BlockDevice(const GuestMemory& memory, BlockDeviceOptions options,
                             kQueueSize, block_config(options)},
                    irq, worker),
       options_(std::move(options)),
-      backend_(std::move(backend)) {}
+      backend_(std::move(backend)),
+      capacity_bytes_(options_.capacity_bytes) {}
 
 void BlockDevice::activate(std::vector<std::optional<VirtQueue>> queues) {
   queues_.clear();
@@ -125,10 +126,33 @@ void BlockDevice::reset() {
 
 void BlockDevice::shut_down() {
   drain(true);
-  if (!options_.read_only) {
-    if (int error = backend_->sync_now(); error < 0)
-      log::error("{}: flushing the disk: {}", name(), std::strerror(-error));
-  }
+  flush_backend();
+}
+
+void BlockDevice::flush_backend() {
+  if (options_.read_only) return;
+  if (int error = backend_->sync_now(); error < 0)
+    log::error("{}: flushing the disk: {}", name(), std::strerror(-error));
+}
+
+Result<void> BlockDevice::replace_backend(std::unique_ptr<BlockBackend> backend,
+                                          uint64_t capacity_bytes,
+                                          const CompletionWatchMove& move_watch) {
+  Result<void> moved;
+  worker().run_and_wait([&] {
+    drain(true);
+    flush_backend();
+    moved = move_watch(backend_->completion_fd(), backend->completion_fd());
+    if (!moved) return;
+    std::swap(backend_, backend);
+    capacity_bytes_ = capacity_bytes;
+  });
+  TRY(moved);
+  backend.reset();  // the old one: nothing on the worker refers to it any more
+  uint64_t sectors = capacity_bytes / kSectorBytes;
+  change_config(offsetof(BlockConfig, capacity),
+                std::span(reinterpret_cast<const uint8_t*>(&sectors), sizeof(sectors)));
+  return {};
 }
 
 // Waits for every operation in flight. At reset nothing more is written to the guest (it may be
@@ -209,7 +233,7 @@ bool BlockDevice::start_request(uint16_t queue_index, Queue& queue) {
 }
 
 bool BlockDevice::in_capacity(uint64_t sector, uint64_t bytes) const {
-  uint64_t capacity = options_.capacity_bytes / kSectorBytes;
+  uint64_t capacity = capacity_bytes_ / kSectorBytes;
   return sector <= capacity && (bytes + kSectorBytes - 1) / kSectorBytes <= capacity - sector;
 }
 

@@ -7,6 +7,7 @@
 
 #include <sys/uio.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,6 +53,17 @@ class BlockDevice final : public VirtioDevice {
   int completion_fd() const { return backend_->completion_fd(); }
   const BlockBackend& backend() const { return *backend_; }
 
+  // Moves the watch on the old back end's completion_fd() to the new one's; runs on the worker.
+  using CompletionWatchMove = std::function<Result<void>(int old_fd, int new_fd)>;
+  // Any thread but the worker, while the VM runs (a drive swapped under a running guest, as
+  // Firecracker's PATCH /drives): the disk is served from `backend`, an image of `capacity_bytes`,
+  // from now on. The worker swaps it in between requests: what the old back end has in flight
+  // completes first and a writable disk is flushed, so no request uses its descriptor once it is
+  // closed. Then the capacity changes in the configuration space (§5.2.4) and a running driver
+  // gets a configuration change notification. If `move_watch` fails, the old back end stays.
+  Result<void> replace_backend(std::unique_ptr<BlockBackend> backend, uint64_t capacity_bytes,
+                               const CompletionWatchMove& move_watch);
+
   // Worker thread.
   void complete_io();
   void shut_down() override;
@@ -88,6 +100,7 @@ class BlockDevice final : public VirtioDevice {
   void on_completion(const BlockCompletion& completion);
   bool continue_transfer(uint64_t tag, InFlight& request, uint64_t transferred);
   void drain(bool return_to_guest);
+  void flush_backend();
   bool in_capacity(uint64_t sector, uint64_t bytes) const;
 
   // Bytes of reads and writes queued in the back end and not yet submitted: past this many, the
@@ -96,7 +109,8 @@ class BlockDevice final : public VirtioDevice {
   uint64_t unsubmitted_bytes_ = 0;
 
   const BlockDeviceOptions options_;
-  std::unique_ptr<BlockBackend> backend_;
+  std::unique_ptr<BlockBackend> backend_;     // worker thread, but for replace_backend's swap
+  uint64_t capacity_bytes_;                   // worker thread
   std::vector<std::optional<Queue>> queues_;  // worker thread only
   DescriptorChain chain_;
   BlockRequest request_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdlib>
 
 #include "devices/virtio/virtio_spec.h"
 
@@ -15,7 +16,8 @@ VirtioDevice::VirtioDevice(const GuestMemory& memory, Identity identity, IrqLine
       irq_(irq),
       worker_(worker),
       queues_(identity_.queue_count),
-      config_(identity_.config) {}
+      config_(identity_.config),
+      config_after_reset_(identity_.config) {}
 
 void VirtioDevice::set_driver_features(uint32_t word, uint32_t value) {
   if (status_ & kStatusFeaturesOk) {
@@ -111,7 +113,7 @@ void VirtioDevice::reset_registers() {
   driver_features_ = 0;
   status_ = 0;
   std::fill(queues_.begin(), queues_.end(), QueueState{});
-  config_ = identity_.config;
+  config_ = config_after_reset_;
   interrupt_status_.store(0);
   needs_reset_.store(false);
 }
@@ -182,6 +184,19 @@ void VirtioDevice::read_config(uint64_t offset, std::span<uint8_t> data) const {
 
 void VirtioDevice::write_config(uint64_t offset, std::span<const uint8_t> data) {
   write_config_bytes(offset, data);
+}
+
+void VirtioDevice::change_config(uint64_t offset, std::span<const uint8_t> bytes) {
+  std::lock_guard lock(mutex_);
+  if (offset > config_.size() || bytes.size() > config_.size() - offset) {
+    log::error("{}: a configuration change past its end (a bug of the device type)", name());
+    std::abort();
+  }
+  std::copy(bytes.begin(), bytes.end(), config_.begin() + static_cast<ptrdiff_t>(offset));
+  std::copy(bytes.begin(), bytes.end(),
+            config_after_reset_.begin() + static_cast<ptrdiff_t>(offset));
+  config_generation_.fetch_add(1);
+  if (status_ & kStatusDriverOk) raise_interrupt(kInterruptConfigChange);
 }
 
 void VirtioDevice::notify_queue(uint16_t queue) {

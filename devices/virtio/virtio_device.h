@@ -81,6 +81,12 @@ class VirtioDevice {
   void read_config(uint64_t offset, std::span<uint8_t> data) const;
   void write_config(uint64_t offset, std::span<const uint8_t> data);
 
+  // ---- Device side: any thread but the worker, without mutex() (it takes it). ----
+  // The device changed `bytes.size()` bytes of its configuration space at `offset` (a disk's
+  // capacity): they read back changed, after a reset too, the generation moves (§2.5.1), and a
+  // running driver gets a configuration change notification (§4.2.2: InterruptStatus bit 1).
+  void change_config(uint64_t offset, std::span<const uint8_t> bytes);
+
   // ---- Worker side: the device's worker thread. ----
   // The driver notified `queue` (an ioeventfd fired): serves it if the device is running.
   void notify_queue(uint16_t queue);
@@ -144,6 +150,7 @@ class VirtioDevice {
   uint8_t status_ = 0;
   std::vector<QueueState> queues_;
   std::vector<uint8_t> config_;
+  std::vector<uint8_t> config_after_reset_;  // identity_.config, with change_config's changes
 
   std::atomic<uint32_t> interrupt_status_{0};
   std::atomic<uint32_t> config_generation_{0};

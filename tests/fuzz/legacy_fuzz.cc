@@ -20,8 +20,9 @@
 //   - UART interrupt: on every IIR read, the IRQ line's level equals "IIR says an interrupt is
 //     pending", and IIR is one of the 16550A's values; wide reads give the register in byte 0.
 //   - i8042, ACPI PM, debug-exit, pvpanic: a stop (or a panic) is reported exactly for the writes
-//     that ask for one (0xfe to the command port; SLP_EN with S5's SLP_TYP, or the reset value;
-//     any debug-exit write, with its value; PANICKED); reads give the documented constants.
+//     that ask for one (0xf0-0xfe with bit 0 clear to the command port; SLP_EN with S5's SLP_TYP,
+//     or the reset value; any debug-exit write, with its value; PANICKED); reads give the
+//     documented constants (the i8042's reads stop nothing).
 //   - fw_cfg: whatever the selector, a byte read gives the selected item's next byte (from a model
 //     written from QEMU's fw_cfg.rst) or 0 past its end and for undefined keys; other widths read
 //     0.
@@ -201,7 +202,7 @@ class Harness {
       : eager_host_(flags & kFlagEagerHost),
         sink_(capacity),
         uart_(irq_, sink_),
-        i8042_(stopper_),
+        i8042_(stopper_, i8042_irq_),
         acpi_(stopper_, layout::kAcpiS5SleepType, layout::kAcpiResetValue),
         debug_exit_(stopper_),
         fw_cfg_(machine),
@@ -394,8 +395,14 @@ class Harness {
   }
 
   void i8042_access(Access access, uint32_t value) {
-    bool reset = access.offset == I8042::kCommandOffset &&
-                 static_cast<uint8_t>(value) == I8042::kPulseResetCommand;
+    if (access.read) {
+      uint8_t data[8];
+      i8042_.read(access.offset, std::span(data, access.width));
+      check_stops({});
+      return;
+    }
+    auto byte = static_cast<uint8_t>(value);
+    bool reset = access.offset == I8042::kCommandOffset && byte >= 0xf0 && !(byte & 1);
     simple_access(i8042_, access, value, 0, reset, StopReason(StopKind::kReset));
   }
 
@@ -464,6 +471,7 @@ class Harness {
   FuzzIrq irq_;
   FuzzSink sink_;
   StopRecorder stopper_;
+  FuzzIrq i8042_irq_;
   Serial uart_;
   I8042 i8042_;
   AcpiPowerManagement acpi_;

@@ -21,7 +21,9 @@ cp "$root"/boot/vmlinuz-* "$payload/vmlinuz"
 cp "$("$tools/guest/fetch-kernel.sh" --generic)"/boot/vmlinuz-* "$payload/vmlinuz-generic"
 cp "$(dirname "${BASH_SOURCE[0]}")/checks.sh" "$payload/run.sh"
 # Both ends of the vsock check (the guest reads it from a drive): static, so it runs anywhere.
+# Padded to whole 512-byte sectors, which an ELF file's end may hold, so that it is a drive too.
 gcc -static -O2 -o "$payload/vsock-tool" "$(dirname "${BASH_SOURCE[0]}")/vsock_tool.c"
+truncate -s %512 "$payload/vsock-tool"
 [[ -z "${WISP_LINUX_CHECKS:-}" ]] || echo "$WISP_LINUX_CHECKS" >"$payload/only"
 
 STALL_SECONDS=${WISP_CHECKS_STALL_SECONDS:-180}

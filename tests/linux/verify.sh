@@ -125,6 +125,9 @@ case $name in
         # Both CPUs from the MP table, and interrupts (COM1's among them) through the I/O APIC.
         expect_line 'acpioff-cpus-2 [1-9][0-9]*'
         expect_status 4 ;;
+    keyboard)
+        expect_line 'keyboard-1-found'
+        expect_status 0 ;;
     net)
         expect_line 'ping-ok-42'
         host_md5=$(capture 'host: host.bin md5 \([0-9a-f]\{32\}\)')

@@ -226,6 +226,15 @@ TEST_CASE("the FADT is hardware-reduced with sleep and reset registers", "[acpi]
   CHECK(text(fadt, kFadtHypervisorId, 8) == "WISP    ");
 }
 
+TEST_CASE("the FADT says an 8042 is present when the platform has one", "[acpi]") {
+  PlatformDevice i8042{PlatformDeviceKind::kI8042, layout::kI8042DataPort, 5,
+                       layout::kI8042KeyboardIrq};
+  AcpiTables tables = build(1, PlatformDescription{{com1(), i8042}});
+  std::span<const uint8_t> fadt = table_at(tables, find_table(tables, "FACP").address);
+  // IA-PC boot architecture bit 1 (8042) beside VGA and CMOS RTC Not Present.
+  CHECK(u16(fadt, kFadtIapcBootArch) == ((1u << 1) | (1u << 2) | (1u << 5)));
+}
+
 TEST_CASE("the DSDT defines _S5 with the layout's sleep type", "[acpi]") {
   AcpiTables tables = build(1);
   std::span<const uint8_t> dsdt = table_at(tables, find_table(tables, "DSDT").address);
@@ -682,6 +691,26 @@ TEST_CASE("the DSDT describes the pvpanic port as QEMU does", "[acpi][iasl]") {
   CHECK_THAT(block, Catch::Contains("0x0505,             // Range Minimum"));
   CHECK_THAT(block, Catch::Contains("0x01,               // Length"));
   CHECK_THAT(block, !Catch::Contains("Interrupt"));
+}
+
+TEST_CASE("the DSDT describes the i8042 as a PNP0303 keyboard controller", "[acpi][iasl]") {
+  std::string iasl = require_iasl();
+  PlatformDevice i8042{PlatformDeviceKind::kI8042, layout::kI8042DataPort, 5,
+                       layout::kI8042KeyboardIrq};
+  AcpiTables tables = build(1, PlatformDescription{{com1(), i8042}});
+  TempDir dir;
+  Disassembly d = disassemble(iasl, dir, "DSDT", find_table(tables, "DSDT").bytes);
+  check_clean_disassembly(d);
+  INFO(d.dsl);
+  std::string block = device_block(d.dsl, "PS2K");
+  CHECK_THAT(block, Catch::Contains("EisaId (\"PNP0303\")"));
+  CHECK_THAT(block, Catch::Contains("0x0060,             // Range Minimum"));
+  CHECK_THAT(block, Catch::Contains("0x0064,             // Range Minimum"));
+  CHECK(occurrences(block, "0x01,               // Length") == 2);
+  CHECK_THAT(block, Catch::Contains("Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive"));
+  CHECK_THAT(block, Catch::Contains("0x00000001,"));
+  // No mouse: Linux leaves the AUX port alone when no PNP0F13 device is described.
+  CHECK_THAT(d.dsl, !Catch::Contains("PNP0F13"));
 }
 
 TEST_CASE("the DSDT of an empty platform describes no device", "[acpi][iasl]") {

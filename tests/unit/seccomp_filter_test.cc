@@ -1,6 +1,7 @@
 // The filters, each in a child process of its own (a filter cannot be taken off again).
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -91,6 +92,21 @@ TEST_CASE("the vsock thread makes and uses unix sockets, and no more") {
   CHECK(sync.status == kExitError);
   CHECK(sync.err.find("a vsock thread made a forbidden system call: fdatasync") !=
         std::string::npos);
+}
+
+TEST_CASE("a disk thread may wait in poll for its back end's completions") {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  REQUIRE(::write(fds[1], "x", 1) == 1);
+  auto wait = [&] {
+    pollfd ready{fds[0], POLLIN, 0};
+    return ::poll(&ready, 1, -1) == 1 ? 0 : 1;
+  };
+  auto disk = run_filtered(ThreadKind::kBlockDevice, SeccompMode::kOn, wait);
+  CHECK(disk.status == 0);
+  CHECK(disk.err.empty());
+  ::close(fds[0]);
+  ::close(fds[1]);
 }
 
 TEST_CASE("ioctl is allowed only with the requests a thread kind uses") {

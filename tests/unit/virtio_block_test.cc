@@ -1270,3 +1270,168 @@ TEST_CASE("disk image: open-file-description locks keep writers apart", "[virtio
     CHECK_THAT(writer.error().message(), Contains("lock"));
   }
 }
+
+// ============================== Swapping the back end ==============================
+
+namespace {
+
+// A move of the completion watch that records the descriptors, or fails when told to.
+struct WatchMoves {
+  BlockDevice::CompletionWatchMove move() {
+    return [this](int old_fd, int new_fd) -> Result<void> {
+      if (refuse) return fail("epoll_ctl add: Out of memory");
+      moves.push_back({old_fd, new_fd});
+      return {};
+    };
+  }
+  bool refuse = false;
+  std::vector<std::pair<int, int>> moves;
+};
+
+}  // namespace
+
+TEST_CASE("disk swap: the new image's capacity and contents, and a configuration interrupt",
+          "[virtio][block][disk-swap]") {
+  BackendKind kind = GENERATE(BackendKind::kSync, BackendKind::kIoUring);
+  INFO(kind_name(kind));
+  RealBlk r(kind);  // 1 MiB
+  Blk& blk = *r.blk;
+  uint32_t generation = blk.driver.read32(mmio::kConfigGeneration);
+  blk.fill(kData, 512, 9);
+  CHECK(blk.finish(blk.write(0, kData, 512), 1) == kBlockStatusOk);
+  blk.driver.acknowledge_interrupt(blk.driver.interrupt_status());
+
+  TempImage other(2 * kDiskBytes, /*allocate=*/true);
+  uint64_t size = 0;
+  auto backend = open_backend(kind, other, DiskAccess::kReadWrite, size);
+  int new_fd = backend->completion_fd();
+  int old_fd = blk.device.completion_fd();
+  WatchMoves watch;
+  REQUIRE(blk.device.replace_backend(std::move(backend), size, watch.move()));
+  CHECK(watch.moves == std::vector<std::pair<int, int>>{{old_fd, new_fd}});
+  CHECK(blk.device.completion_fd() == new_fd);
+
+  // virtblk_config_changed reads the new capacity: the driver sees the change and its generation.
+  CHECK(blk.driver.read_config<uint64_t>(0) == 2 * kDiskSectors);
+  CHECK(blk.driver.read32(mmio::kConfigGeneration) != generation);
+  CHECK(blk.driver.interrupt_status() == kInterruptConfigChange);
+  // What was written before the swap reached the old image.
+  CHECK(r.image.contents(0, 512) == blk.bytes(kData, 512));
+
+  // Reads come from the new image, past the old capacity too.
+  Sent first = blk.read(0, kData + 0x1000, 512);
+  CHECK(blk.finish(first, 513) == kBlockStatusOk);
+  CHECK(blk.bytes(kData + 0x1000, 512) == other.contents(0, 512));
+  Sent last = blk.read(2 * kDiskSectors - 1, kData + 0x2000, 512);
+  CHECK(blk.finish(last, 513) == kBlockStatusOk);
+  CHECK(blk.bytes(kData + 0x2000, 512) == other.contents(2 * kDiskBytes - 512, 512));
+  Sent beyond = blk.read(2 * kDiskSectors, kData + 0x3000, 512);
+  CHECK(blk.finish(beyond, 1) == kBlockStatusIoError);
+
+  // A reset brings back the new capacity, not the one the device started with.
+  blk.driver.write32(mmio::kStatus, 0);
+  CHECK(blk.driver.read_config<uint64_t>(0) == 2 * kDiskSectors);
+}
+
+TEST_CASE("disk swap: to a smaller image, requests past its end fail",
+          "[virtio][block][disk-swap]") {
+  RealBlk r(BackendKind::kSync);
+  Blk& blk = *r.blk;
+  TempImage other(kDiskBytes / 4, /*allocate=*/true);
+  uint64_t size = 0;
+  auto backend = open_backend(BackendKind::kSync, other, DiskAccess::kReadWrite, size);
+  WatchMoves watch;
+  REQUIRE(blk.device.replace_backend(std::move(backend), size, watch.move()));
+  CHECK(blk.driver.read_config<uint64_t>(0) == kDiskSectors / 4);
+  CHECK(blk.finish(blk.read(kDiskSectors / 4, kData, 512), 1) == kBlockStatusIoError);
+  blk.fill(kData, 512, 1);
+  CHECK(blk.finish(blk.write(kDiskSectors / 4 - 1, kData, 512), 1) == kBlockStatusOk);
+  CHECK(other.contents(kDiskBytes / 4 - 512, 512) == blk.bytes(kData, 512));
+}
+
+TEST_CASE("disk swap: requests in flight finish on the old back end, which is flushed",
+          "[virtio][block][disk-swap]") {
+  FakeBlk f;
+  Blk& blk = *f.blk;
+  Sent sent = blk.write(0, kData, 512);
+  REQUIRE(f.backend->op_count() == 1);
+  std::thread completer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    f.backend->complete(0, 512);
+  });
+  auto replacement = std::make_unique<FakeBackend>();
+  FakeBackend* next = replacement.get();
+  WatchMoves watch;
+  // The old back end is gone once replace_backend returns: read what it saw before.
+  std::atomic<int> old_syncs{-1};
+  auto move = [&](int old_fd, int new_fd) -> Result<void> {
+    old_syncs = f.backend->syncs.load();
+    return watch.move()(old_fd, new_fd);
+  };
+  REQUIRE(blk.device.replace_backend(std::move(replacement), 4 * kDiskBytes, move));
+  completer.join();
+  CHECK(old_syncs == 1);
+  UsedElement used = blk.queue().take_used();
+  CHECK(used.id == sent.head);
+  CHECK(blk.status(sent) == kBlockStatusOk);
+
+  // The next request goes to the new back end.
+  Sent read = blk.read(4 * kDiskSectors - 1, kData, 512);
+  REQUIRE(next->op_count() == 1);
+  CHECK(next->op(0).offset == 4 * kDiskBytes - 512);
+  next->complete(0, 512, 0x77);
+  CHECK(blk.finish(read, 513) == kBlockStatusOk);
+  CHECK(blk.all(kData, 512, 0x77));
+}
+
+TEST_CASE("disk swap: a read-only disk's old back end is not flushed",
+          "[virtio][block][disk-swap]") {
+  BlockDeviceOptions opts = options();
+  opts.read_only = true;
+  FakeBlk f(opts);
+  std::atomic<int> old_syncs{-1};
+  auto move = [&](int, int) -> Result<void> {
+    old_syncs = f.backend->syncs.load();
+    return {};
+  };
+  REQUIRE(f.blk->device.replace_backend(std::make_unique<FakeBackend>(), kDiskBytes, move));
+  CHECK(old_syncs == 0);
+}
+
+TEST_CASE("disk swap: when the swap fails, the old disk keeps working",
+          "[virtio][block][disk-swap]") {
+  RealBlk r(BackendKind::kIoUring);
+  Blk& blk = *r.blk;
+  uint32_t generation = blk.driver.read32(mmio::kConfigGeneration);
+  blk.driver.acknowledge_interrupt(blk.driver.interrupt_status());
+  int old_fd = blk.device.completion_fd();
+
+  TempImage other(2 * kDiskBytes, /*allocate=*/true);
+  uint64_t size = 0;
+  WatchMoves watch;
+  watch.refuse = true;
+  auto backend = open_backend(BackendKind::kIoUring, other, DiskAccess::kReadWrite, size);
+  auto swapped = blk.device.replace_backend(std::move(backend), size, watch.move());
+  REQUIRE_FALSE(swapped);
+  CHECK_THAT(swapped.error().message(), Contains("epoll_ctl"));
+  CHECK(blk.device.completion_fd() == old_fd);
+  CHECK(blk.driver.read_config<uint64_t>(0) == kDiskSectors);
+  CHECK(blk.driver.read32(mmio::kConfigGeneration) == generation);
+  CHECK(blk.driver.interrupt_status() == 0);
+
+  blk.fill(kData, 512, 42);
+  CHECK(blk.finish(blk.write(kDiskSectors - 1, kData, 512), 1) == kBlockStatusOk);
+  CHECK(r.image.contents(kDiskBytes - 512, 512) == blk.bytes(kData, 512));
+  CHECK(blk.finish(blk.read(kDiskSectors, kData, 512), 1) == kBlockStatusIoError);
+}
+
+TEST_CASE("disk swap: before the driver started, no interrupt, but the new capacity",
+          "[virtio][block][disk-swap]") {
+  Blk blk(options(), std::make_unique<FakeBackend>());
+  WatchMoves watch;
+  REQUIRE(
+      blk.device.replace_backend(std::make_unique<FakeBackend>(), 3 * kDiskBytes, watch.move()));
+  CHECK(blk.driver.read_config<uint64_t>(0) == 3 * kDiskSectors);
+  CHECK(blk.driver.interrupt_status() == 0);
+  CHECK(blk.harness.irq.raised == 0);
+}

@@ -6,11 +6,12 @@
 #   loader  the kernel loaders (bzImage, ELF, PVH, Multiboot, raw) on hostile images (loader_fuzz);
 #   legacy  the UART, i8042, ACPI PM, debug-exit, fw_cfg and pvpanic registers (legacy_fuzz);
 #   mmio    the virtio-mmio register file at every width and offset, a fake device (mmio_fuzz);
-#   config  the command-line value parsers, MAC addresses and the CLI (config_fuzz).
+#   config  the command-line value parsers, MAC addresses and the CLI (config_fuzz);
+#   api     the API socket's HTTP reader and the Firecracker API's routing (api_fuzz).
 # usage: tools/fuzz.sh [--fork N] [--target NAME] [SECONDS]
 #   SECONDS        how long to fuzz in all, shared equally by the targets (default 60)
 #   --fork N       N fuzzing processes at once (libFuzzer -fork; default 1)
-#   --target NAME  fuzz only NAME (virtio, net, loader, legacy, mmio or config), for all of SECONDS
+#   --target NAME  fuzz only NAME (virtio, net, loader, legacy, mmio, config or api), for all of SECONDS
 # Each target's corpus grows in build-fuzz/corpus/NAME and starts from the seeds its NAME_fuzz_seeds
 # program writes. A finding (crash, sanitizer report, hang over 10 s) is saved as
 # build-fuzz/artifacts/NAME-crash-* (or -timeout-*, -leak-*) and the script exits non-zero after
@@ -33,7 +34,7 @@ PACKAGES=(
     zlib1g-dev libbz2-dev liblzma-dev liblz4-dev libzstd-dev libxxhash-dev
 )
 
-TARGETS=(virtio net loader legacy mmio config)
+TARGETS=(virtio net loader legacy mmio config api)
 
 main() {
     local seconds=60 fork=1 targets=("${TARGETS[@]}")

@@ -181,7 +181,7 @@ case $name in
         section | grep -q '^host: .*left' && fail "virtiofsd or a run directory is left"
         expect_status 7 ;;
     api)
-        expect_line 'host: api PUT /actions: status 0'
+        expect_line 'host: api PUT /actions: +status 0'
         expect_line 'host: api GET /: \{ +"app_name": "Wisp", +"id": "api-check", +"state": "Running", .*status 0'
         expect_line 'nics-eth0 lo '
         expect_line 'vdb-before-2048-[0-9a-f]{32}'
@@ -190,8 +190,8 @@ case $name in
         expect_line 'guest-to-host-host-pong hello-from-guest'
         b_md5=$(capture 'host: api-b md5 \([0-9a-f]*\)')
         expect_line "vdb-after-4096-$b_md5"
-        expect_line 'host: api PATCH /drives/scratch: status 0'
-        expect_line 'host: api PATCH /vm: status 0'
+        expect_line 'host: api PATCH /drives/scratch: +status 0'
+        expect_line 'host: api PATCH /vm: +status 0'
         expect_line 'host: api GET /: .*"state": "Paused".*status 0'
         expect_line 'host: paused: the console grew 0 bytes, the vCPUs ran 0 ticks'
         expect_line 'host: resumed: the console grows again'

@@ -9,7 +9,9 @@
 // one MMIO exit, beside a bare KVM_RUN loop running the same guest loop (the floor); VMs started
 // and run to exit per second, one after another and two at a time; Wisp's own phases
 // (--boot-timing); sequential reads of a disk in large requests, beside the host's own read of
-// the same image (the disk group, below); the console's throughput to a reader that keeps up.
+// the same image (the disk group, below); the console's throughput to a reader that keeps up;
+// started through a control socket (Wisp's API, QEMU's QMP): to the socket accepting, and from
+// the start request to the guest's first line (the api group).
 // The VMMs take turns within each run, so that noise on a shared machine falls on all of them
 // alike.
 #include <fcntl.h>
@@ -33,6 +35,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "tools/bench/control_socket.h"
 #include "tools/bench/process.h"
 
 namespace wisp::bench {
@@ -417,6 +420,45 @@ double console_mib_per_s(const Options& o, const std::string& vmm) {
   return mib * 1000 / (t.line_ms.back() - t.line_ms.front());
 }
 
+// Started as an orchestrator starts a VMM (control_socket.h): Wisp's API socket beside QEMU's QMP
+// socket, to the socket accepting (wall and CPU time), then from the start request to the
+// guest's first line.
+void measure_api(const Options& o, std::vector<Figure>& figures) {
+  Figure ready{"api.socket_ready", "ms", {}}, cpu{"api.socket_ready_cpu", "ms", {}},
+      start{"api.start_to_first_line", "ms", {}};
+  std::map<std::string, std::vector<double>> r, c, s;
+  std::string kernel = o.guests + "/hello.pvh.elf";
+  std::string socket = fmt::format("{}/wisp-bench-{}.sock",
+                                   std::filesystem::temp_directory_path().string(), ::getpid());
+  std::string memory_mib = std::to_string(std::stoull(o.memory));  // "512M": MiB
+  for (int i = 0; i < o.runs; ++i) {
+    for (const char* vmm : kVmms) {
+      bool wisp = std::string(vmm) == "wisp";
+      std::vector<std::string> command{o.wisp, "--api-sock", socket};
+      if (!wisp) {
+        command = boot_command(o, vmm, "hello.pvh.elf", "bench");
+        command.insert(command.end(), {"-S", "-qmp", "unix:" + socket + ",server=on,wait=off"});
+      }
+      ControlStart t = measure_control_start(
+          command, socket, wisp ? ControlProtocol::kFirecrackerApi : ControlProtocol::kQmp, kernel,
+          "bench", memory_mib);
+      if (t.status != 1) {
+        fmt::print(stderr, "bench: {} exited with {} (expected 1)\n", command[0], t.status);
+        std::exit(1);
+      }
+      r[vmm].push_back(t.socket_ms);
+      c[vmm].push_back(t.socket_cpu_ms);
+      s[vmm].push_back(t.start_to_line_ms);
+    }
+  }
+  for (const char* vmm : kVmms) {
+    ready.by_vmm[vmm] = stats_of(r[vmm]);
+    cpu.by_vmm[vmm] = stats_of(c[vmm]);
+    start.by_vmm[vmm] = stats_of(s[vmm]);
+  }
+  figures.insert(figures.end(), {ready, cpu, start});
+}
+
 void measure_console(const Options& o, std::vector<Figure>& figures) {
   std::map<std::string, std::vector<double>> values;
   for (int i = 0; i < o.runs; ++i)
@@ -664,9 +706,9 @@ int main(int argc, char** argv) {
   app.add_option("--samples", samples,
                  "also show figures measured elsewhere (linux-boot-time.sh --samples)");
   const std::vector<std::pair<std::string, void (*)(const Options&, std::vector<Figure>&)>> groups =
-      {{"startup", measure_startup}, {"memory", measure_overhead},    {"exits", measure_exits},
-       {"rate", measure_rate},       {"phases", measure_phases},      {"disk", measure_disk},
-       {"console", measure_console}, {"hardening", measure_hardening}};
+      {{"startup", measure_startup}, {"memory", measure_overhead},     {"exits", measure_exits},
+       {"rate", measure_rate},       {"phases", measure_phases},       {"disk", measure_disk},
+       {"console", measure_console}, {"hardening", measure_hardening}, {"api", measure_api}};
   std::vector<std::string> group_names;
   for (const auto& group : groups) group_names.push_back(group.first);
   app.add_option("--only", o.only, "measure only these groups")

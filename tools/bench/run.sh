@@ -7,7 +7,7 @@
 # (wisp-bench: start-up, memory, exit cost against a bare KVM_RUN loop, start rate, Wisp's
 # phases, disk reads against the host's own). Prints one table of all; writes JSON for a later
 # comparison. --only runs some of them: linux-boot, linux-disk, linux-net, and wisp-bench's
-# groups (startup, memory, exits, rate, phases, disk, console); the table and JSON need one of the latter.
+# groups (startup, memory, exits, rate, phases, disk, console, api); the table and JSON need one of the latter.
 # usage: tools/bench/run.sh [--runs N] [--json FILE] [--no-linux] [--only NAME[,NAME]...]
 #        tools/bench/run.sh compare OLD.json NEW.json
 set -euo pipefail
@@ -37,8 +37,8 @@ main() {
     for name in ${only//,/ }; do
         case $name in
             linux-boot|linux-disk|linux-net) ;;
-            startup|memory|exits|rate|phases|disk|console) groups+=${groups:+,}$name ;;
-            *) die "--only: no benchmark $name (linux-boot, linux-disk, linux-net, startup, memory, exits, rate, phases, disk, console)" ;;
+            startup|memory|exits|rate|phases|disk|console|api) groups+=${groups:+,}$name ;;
+            *) die "--only: no benchmark $name (linux-boot, linux-disk, linux-net, startup, memory, exits, rate, phases, disk, console, api)" ;;
         esac
     done
     local tiny=1

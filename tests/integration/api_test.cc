@@ -180,9 +180,18 @@ TEST_CASE("the API with --config-file starts at once, and a taken socket path is
     std::ofstream(file) << R"({"boot-source": {"kernel_image_path": ")" +
                                kit_guest("spin.elf64.elf") + R"(", "boot_args": "tick=50"}})";
   }
-  ApiWisp wisp(socket, console, {"--config-file", file});
+  ApiWisp wisp(socket, console, {"--config-file", file, "--no-seccomp"});
   REQUIRE(wait_for_file(socket));
   CHECK(ctl(socket, {"info"}).out.find("\"state\": \"Running\"") != std::string::npos);
+  // --no-seccomp holds for the VM the API built: no thread of it has a filter.
+  auto pid = run_process({"pgrep", "-f", "^" + kWisp + " --api-sock " + socket}, "", kTimeout);
+  REQUIRE(pid.status == 0);
+  std::string filters = run_process({"sh", "-c", "grep -h '^Seccomp:' /proc/$0/task/*/status",
+                                     pid.out.substr(0, pid.out.find('\n'))},
+                                    "", kTimeout)
+                            .out;
+  CHECK(filters.find("Seccomp:\t0") != std::string::npos);
+  CHECK(filters.find("Seccomp:\t2") == std::string::npos);
   // A second Wisp on the same path gets a usage error, and the first keeps its socket.
   auto second = run_process({kWisp, "--api-sock", socket}, "", kTimeout);
   CHECK(second.status == 2);

@@ -6,6 +6,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <vector>
+
 #include "vmm/base/log.h"
 
 namespace wisp::api {
@@ -55,10 +57,13 @@ Result<void> ApiServer::attach(EventLoop& loop) {
   held_ = false;
   TRY(loop.watch(listener_.get(), [this] { accept_connections(); }));
   TRY(loop.watch(metrics_timer_.get(), [this] { flush_metrics(); }));
-  for (auto& [fd, connection] : connections_) {
-    watch_connection(fd, !connection->output.empty());
-    // Requests read while the server was held are answered now.
-    if (connection->output.empty()) on_readable(fd);
+  std::vector<int> fds;
+  for (auto& [fd, connection] : connections_) fds.push_back(fd);
+  for (int fd : fds) {
+    bool writing = !connections_.at(fd)->output.empty();
+    watch_connection(fd, writing);
+    // Requests read while the server was held are answered now (which may close the connection).
+    if (!writing) on_readable(fd);
   }
   return {};
 }

@@ -94,7 +94,10 @@ int serve_api(const Command& command) {
   FirecrackerApi api(
       command.instance_id,
       [&](const Command& configured) -> Result<VmControl*> {
-        VmControl* control = TRY(build_vm(configured, started));
+        // What Firecracker's command line says of the VMM itself still holds (--no-seccomp).
+        Command adjusted = configured;
+        adjusted.config.seccomp = command.config.seccomp;
+        VmControl* control = TRY(build_vm(adjusted, started));
         // The requests behind InstanceStart wait for the VM's loop; this one ends.
         server->hold();
         loop->quit();

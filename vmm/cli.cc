@@ -107,7 +107,8 @@ std::optional<Command> parse_firecracker_command_line(int argc, char** argv, int
   Command command;
   CLI::App app(
       "Wisp started as Firecracker is: `wisp --no-api --config-file FILE` boots what `firecracker "
-      "--no-api --config-file FILE` boots (Firecracker's configuration file; see README.md)",
+      "--no-api --config-file FILE` boots (Firecracker's configuration file), and `wisp "
+      "--api-sock PATH` serves Firecracker's REST API on PATH (see README.md)",
       "wisp");
   app.footer(exit_status_help());
   std::string config_file;
@@ -169,7 +170,9 @@ std::optional<Command> parse_command_line(int argc, char** argv, int& early_exit
   app.footer(
       exit_status_help() +
       "\nStarted as Firecracker is, `wisp --no-api --config-file FILE` boots what Firecracker "
-      "boots from its configuration file (`wisp --no-api --help`).");
+      "boots from its configuration file, and `wisp --api-sock PATH` serves Firecracker's REST "
+      "API (`wisp --no-api --help` lists its options). `wisp ctl --api-sock PATH info|pause|...` "
+      "talks to it (`wisp ctl --help`).");
 
   CLI::App* run = app.add_subcommand(
       "run", "Boot a kernel (Linux bzImage, PVH ELF, Multiboot, ELF or raw) on the serial console");

@@ -524,7 +524,7 @@ api_exercise() {
     sleep 0.5
     api PATCH /drives/scratch "{\"drive_id\": \"scratch\", \"path_on_host\": \"$WORK/api-b.img\"}"
     echo go >&3
-    wait_line "tick-20" || return
+    until tr -d '\r' <"$log" | grep -q '^tick-20-'; do kill -0 "$pid" 2>/dev/null || return; sleep 0.1; done
     kill "$listener" 2>/dev/null
     api PATCH /vm '{"state": "Paused"}'
     api GET /
@@ -532,10 +532,17 @@ api_exercise() {
     bytes=$(console_bytes) ticks=$(vcpu_ticks)
     sleep 2
     echo "paused: the console grew $(($(console_bytes) - bytes)) bytes, the vCPUs ran $(($(vcpu_ticks) - ticks)) ticks"
+    paused_at=$(console_bytes)
     api PATCH /vm '{"state": "Resumed"}'
-    bytes=$(console_bytes)
     sleep 2
-    [ "$(console_bytes)" -gt "$bytes" ] && echo "resumed: the console grows again"
+    [ "$(console_bytes)" -gt "$paused_at" ] && echo "resumed: the console grows again"
+    # Where the guest keeps time with kvmclock, its clock was held with its vCPUs: its uptime moves
+    # on by about one tick (0.1 s) across a pause of 2.5 s. (With the TSC as its clocksource its
+    # time goes on, as under Firecracker and QEMU.)
+    before=$(head -c "$paused_at" "$log" | tr -d '\r' | grep '^tick-[0-9]*-' | tail -n1 | cut -d- -f3)
+    after=$(tail -c +"$((paused_at + 1))" "$log" | tr -d '\r' | grep '^tick-[0-9]*-' | head -n1 | cut -d- -f3)
+    awk -v a="$before" -v b="$after" \
+        'BEGIN { printf "guest uptime across the pause: %s to %s (%.2f s later)\n", a, b, b - a }' 
     api PUT /actions '{"action_type": "FlushMetrics"}'
     echo "metrics: $(grep -c utc_timestamp_ms "$WORK/api.metrics") lines"
     grep -q "VM paused" "$WORK/api-fc.log" 2>/dev/null && echo "the logger's file has wisp's log"
@@ -549,7 +556,7 @@ yes drive-b | head -c 2097152 >"$WORK/api-b.img"
 cp "$DIR/vsock-tool" "$WORK/vsock-tool.img"  # padded to whole sectors by run.sh
 tap_up wtapa 10.0.9.1/24
 RUN_AS=firecracker check api "--api-sock $API_SOCKET --id api-check" host:api_boot \
-    'echo "keyboard-$(grep -c "^N: Name=\"AT Raw Set 2 keyboard\"" /proc/bus/input/devices)-found"; modprobe vmw_vsock_virtio_transport; modprobe virtio_net; echo "nics-$(ls /sys/class/net | tr "\n" " ")"; echo "vdb-before-$(cat /sys/block/vdb/size)-$(md5sum </dev/vdb | cut -c1-32)"; cat /dev/vdc >/tmp/vt; chmod +x /tmp/vt; /tmp/vt listen 5000 >/tmp/listen.out 2>&1 & sleep 0.5; echo "api-ready-$((6 * 7))"; read -r reply; wait; echo "guest-listener-$(cat /tmp/listen.out)"; echo "guest-to-host-$(/tmp/vt connect 2 6000 hello-from-guest 2>&1)"; sync; echo 3 >/proc/sys/vm/drop_caches; echo "vdb-after-$(cat /sys/block/vdb/size)-$(md5sum </dev/vdb | cut -c1-32)"; i=0; while [ $i -lt 3000 ]; do echo "tick-$i"; sleep 0.1; i=$((i + 1)); done' \
+    'echo "clocksource-$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"; echo "keyboard-$(grep -c "^N: Name=\"AT Raw Set 2 keyboard\"" /proc/bus/input/devices)-found"; modprobe vmw_vsock_virtio_transport; modprobe virtio_net; echo "nics-$(ls /sys/class/net | tr "\n" " ")"; echo "vdb-before-$(cat /sys/block/vdb/size)-$(md5sum </dev/vdb | cut -c1-32)"; cat /dev/vdc >/tmp/vt; chmod +x /tmp/vt; /tmp/vt listen 5000 >/tmp/listen.out 2>&1 & sleep 0.5; echo "api-ready-$((6 * 7))"; read -r reply; wait; echo "guest-listener-$(cat /tmp/listen.out)"; echo "guest-to-host-$(/tmp/vt connect 2 6000 hello-from-guest 2>&1)"; sync; echo 3 >/proc/sys/vm/drop_caches; echo "vdb-after-$(cat /sys/block/vdb/size)-$(md5sum </dev/vdb | cut -c1-32)"; i=0; while [ $i -lt 3000 ]; do echo "tick-$i-$(cut -d" " -f1 /proc/uptime)"; sleep 0.1; i=$((i + 1)); done' \
     host:api_exercise
 "$IP" link del wtapa
 

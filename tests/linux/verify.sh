@@ -193,6 +193,12 @@ case $name in
         expect_line 'host: api GET /: .*"state": "Paused".*status 0'
         expect_line 'host: paused: the console grew 0 bytes, the vCPUs ran 0 ticks'
         expect_line 'host: resumed: the console grows again'
+        expect_line 'host: guest uptime across the pause: [0-9.]+ to [0-9.]+ \(-?[0-9.]+ s later\)'
+        gap=$(capture 'host: guest uptime across the pause: .* (\([0-9.]*\) s later)')
+        if [[ "$(capture 'clocksource-\(.*\)')" == kvm-clock ]]; then
+            awk -v gap="$gap" 'BEGIN { exit !(gap < 1.5) }' ||
+                fail "the guest's kvmclock went on by $gap s while it was paused"
+        fi
         expect_line 'host: metrics: [1-9][0-9]* lines'
         expect_line "host: the logger's file has wisp's log"
         expect_line 'host: the API socket is gone'

@@ -238,6 +238,11 @@ TEST_CASE("API: pre-boot rules and malformed requests get Firecracker's 400s") {
         "The id from the path [a] does not match the id from the body [b]!");
   CHECK(fault(fixture.put("/drives/a-b", {{"drive_id", "a-b"}})).find("1 to 64 letters") !=
         std::string::npos);
+  // A wrong type is a 400 like any bad value, also where the root rule looks at it.
+  CHECK(fault(fixture.put(
+                  "/drives/a",
+                  {{"drive_id", "a"}, {"path_on_host", root.path()}, {"is_root_device", "yes"}}))
+            .find("drives/a.is_root_device: expected") == 0);
   CHECK(fault(fixture.put("/drives/a", {{"drive_id", "a"},
                                         {"path_on_host", "/nonexistent/disk"},
                                         {"is_root_device", false}}))

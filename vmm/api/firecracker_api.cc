@@ -222,16 +222,16 @@ HttpResponse FirecrackerApi::put_drive(const std::string& id, const Json& body) 
     return bad_request(fmt::format("drive ID '{}': 1 to 64 letters, digits and underscores", id));
   if (auto matches = check_body_id(body, "drive_id", id); !matches)
     return bad_request(matches.error().message());
-  auto existing = find_entry(drives_, id);
-  bool root = body.value("is_root_device", false);
-  for (const auto& [other_id, drive] : drives_) {
-    if (root && other_id != id && drive.value("is_root_device", false))
-      return bad_request("A root block device already exists!");
-  }
   Json stored;
   HttpResponse response = store_section("drives", body, "drives/" + id, stored);
   if (response.status != 204) return response;
-  if (existing != drives_.end()) {
+  // Checked above: is_root_device is a boolean.
+  bool root = stored.at("is_root_device").get<bool>();
+  for (const auto& [other_id, drive] : drives_) {
+    if (root && other_id != id && drive.at("is_root_device").get<bool>())
+      return bad_request("A root block device already exists!");
+  }
+  if (auto existing = find_entry(drives_, id); existing != drives_.end()) {
     existing->second = std::move(stored);
   } else {
     drives_.emplace_back(id, std::move(stored));
@@ -405,9 +405,9 @@ Result<void> FirecrackerApi::start() {
   // As the reader orders the disks: the root drive is the guest's first.
   disk_order_.clear();
   for (const auto& [id, drive] : drives_)
-    if (drive.value("is_root_device", false)) disk_order_.push_back(id);
+    if (drive.at("is_root_device").get<bool>()) disk_order_.push_back(id);
   for (const auto& [id, drive] : drives_)
-    if (!drive.value("is_root_device", false)) disk_order_.push_back(id);
+    if (!drive.at("is_root_device").get<bool>()) disk_order_.push_back(id);
   return {};
 }
 

@@ -215,6 +215,9 @@ TEST_CASE("API: pre-boot rules and malformed requests get Firecracker's 400s") {
   CHECK(fault(fixture.put("/actions", {{"action_type", "Reboot"}})).find("is not one of") !=
         std::string::npos);
   CHECK(fault(fixture.call("GET", "/nope")) == "Invalid request method and/or path: GET /nope.");
+  // A path that is not UTF-8 is named in the message all the same (as U+FFFD).
+  CHECK(fault(fixture.call("GET", "/n\xffpe")) ==
+        "Invalid request method and/or path: GET /n\xef\xbf\xbdpe.");
   CHECK(fault(fixture.call("DELETE", "/drives/a")) ==
         "Invalid request method and/or path: DELETE /drives/a.");
   CHECK(fault(fixture.call("PUT", "/drives")) ==

@@ -148,8 +148,7 @@ bool ApiServer::answer_requests(Connection& connection) {
   while (!held_ && connection.output.empty()) {
     auto request = connection.reader.next();
     if (!request) {
-      connection.output = format_http_response(
-          {400, nlohmann::json{{"fault_message", request.error().message()}}.dump()});
+      connection.output = format_http_response(fault_response(request.error().message()));
       connection.close_after_output = true;
       return write_output(connection);
     }

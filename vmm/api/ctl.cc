@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "vmm/api/firecracker_api.h"
 #include "vmm/base/fd.h"
 #include "vmm/base/log.h"
 #include "vmm/exit_status.h"
@@ -88,7 +89,7 @@ struct CtlRequest {
 };
 
 CtlRequest action(std::string_view type) {
-  return {"PUT", "/actions", Json{{"action_type", type}}.dump()};
+  return {"PUT", "/actions", json_text(Json{{"action_type", type}})};
 }
 
 }  // namespace
@@ -122,8 +123,9 @@ int run_ctl(int argc, char** argv) {
   simple("info", "The instance's ID, state and version (GET /)", {"GET", "/", ""});
   simple("config", "The whole configuration (GET /vm/config)", {"GET", "/vm/config", ""});
   simple("start", "Boots the configured VM (InstanceStart)", action("InstanceStart"));
-  simple("pause", "Holds every vCPU", {"PATCH", "/vm", Json{{"state", "Paused"}}.dump()});
-  simple("resume", "Lets the vCPUs run again", {"PATCH", "/vm", Json{{"state", "Resumed"}}.dump()});
+  simple("pause", "Holds every vCPU", {"PATCH", "/vm", json_text(Json{{"state", "Paused"}})});
+  simple("resume", "Lets the vCPUs run again",
+         {"PATCH", "/vm", json_text(Json{{"state", "Resumed"}})});
   simple("ctrl-alt-del", "Ctrl+Alt+Del on the guest's keyboard (SendCtrlAltDel)",
          action("SendCtrlAltDel"));
   simple("stop", "Ends the VM and Wisp, as SIGTERM does", action("InstanceStop"));
@@ -134,7 +136,7 @@ int run_ctl(int argc, char** argv) {
   swap->add_option("FILE", drive_path, "The new file")->required();
   swap->callback([&] {
     request = {"PATCH", "/drives/" + drive_id,
-               Json{{"drive_id", drive_id}, {"path_on_host", drive_path}}.dump()};
+               json_text(Json{{"drive_id", drive_id}, {"path_on_host", drive_path}})};
   });
   CLI::App* raw = app.add_subcommand("request", "Any request: METHOD PATH [JSON]");
   raw->add_option("METHOD", request.method)
@@ -164,7 +166,7 @@ int run_ctl(int argc, char** argv) {
   }
   if (!response->body.empty()) {
     auto body = Json::parse(response->body, nullptr, false);
-    fmt::print("{}\n", body.is_discarded() ? response->body : body.dump(2));
+    fmt::print("{}\n", body.is_discarded() ? response->body : json_text(body, 2));
   }
   return 0;
 }

@@ -27,11 +27,11 @@ HttpResponse no_content() {
 }
 
 HttpResponse json_response(const Json& body) {
-  return {200, body.dump()};
+  return {200, json_text(body)};
 }
 
 HttpResponse bad_request(std::string_view message) {
-  return {400, Json{{"fault_message", message}}.dump()};
+  return fault_response(message);
 }
 
 std::vector<std::string> split_path(std::string_view path) {
@@ -94,6 +94,14 @@ auto find_entry(Entries& entries, const std::string& id) {
 }
 
 }  // namespace
+
+std::string json_text(const Json& value, int indent) {
+  return value.dump(indent, ' ', false, Json::error_handler_t::replace);
+}
+
+HttpResponse fault_response(std::string_view message) {
+  return {400, json_text(Json{{"fault_message", message}})};
+}
 
 const char* instance_state_name(InstanceState state) {
   switch (state) {
@@ -458,7 +466,7 @@ Result<void> FirecrackerApi::flush_metrics() {
         {"api_requests", requests_},
         {"api_failed_requests", failed_requests_},
         {"metrics_lines_dropped", metrics_->dropped()}}}};
-  return metrics_->write_line(line.dump());
+  return metrics_->write_line(json_text(line));
 }
 
 }  // namespace wisp::api

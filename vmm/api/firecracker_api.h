@@ -98,4 +98,10 @@ class FirecrackerApi {
 
 const char* instance_state_name(InstanceState state);
 
+// JSON text of `value`; bytes that are not UTF-8 (a client's path, say) become U+FFFD instead of
+// throwing.
+std::string json_text(const nlohmann::json& value, int indent = -1);
+// A 400 with Firecracker's error body, {"fault_message": MESSAGE}.
+HttpResponse fault_response(std::string_view message);
+
 }  // namespace wisp::api

@@ -1,7 +1,9 @@
 #include "vmm/event_loop.h"
 
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 
 namespace wisp {
 
@@ -93,6 +95,16 @@ void EventFd::signal() const {
 void EventFd::drain() const {
   uint64_t count;
   [[maybe_unused]] ssize_t n = ::read(fd_.get(), &count, sizeof(count));
+}
+
+Result<Fd> take_stop_signals() {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&stop_signals, signal);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  Fd signals(::signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!signals.valid()) return fail_errno("signalfd");
+  return signals;
 }
 
 }  // namespace wisp

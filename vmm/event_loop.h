@@ -56,4 +56,9 @@ class EventFd {
   Fd fd_;
 };
 
+// SIGINT, SIGTERM, SIGHUP (the terminal went away) and SIGQUIT, which stop a VM the same way
+// whether or not there is a terminal: blocked on the calling thread (and so in every thread it
+// starts later), and a signalfd that is readable when one arrives.
+Result<Fd> take_stop_signals();
+
 }  // namespace wisp

@@ -233,15 +233,8 @@ Result<void> Vm::create_debugger(const gdb::Listener& listener) {
 }
 
 Result<StopReason> Vm::run(std::optional<std::chrono::steady_clock::time_point> deadline) {
-  // SIGINT, SIGTERM, SIGHUP (the terminal went away) and SIGQUIT stop the guest the same way,
-  // whether or not there is a terminal: they arrive through a signalfd, and every thread created
-  // below inherits the mask.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&stop_signals, signal);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  Fd signals(::signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK));
-  if (!signals.valid()) return fail_errno("signalfd");
+  // The stop signals arrive through a signalfd; every thread created below inherits the mask.
+  Fd signals = TRY(take_stop_signals());
   TRY(loop_.watch(signals.get(), [this] { request_stop({StopKind::kUserQuit}); }));
 
   std::unique_ptr<RawTerminal> terminal;

@@ -29,6 +29,7 @@
 #include "firmware/layout.h"
 #include "firmware/platform.h"
 #include "tests/unit/table_bytes.h"
+#include "tests/unit/temp_file.h"
 
 namespace wisp::acpi {
 namespace {
@@ -483,27 +484,6 @@ std::string require_iasl() {
   return iasl;
 }
 
-// A directory made by mkdtemp, removed with its contents at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "wisp-acpi-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
 void write_file(const std::filesystem::path& path, std::span<const uint8_t> bytes) {
   std::ofstream out(path, std::ios::binary);
   out.write(reinterpret_cast<const char*>(bytes.data()),
@@ -601,7 +581,7 @@ TEST_CASE("iasl disassembles every ACPI table without complaint", "[acpi][iasl]"
   uint32_t cpus = GENERATE(1u, 255u);
   INFO("cpu_count = " << cpus);
   AcpiTables tables = build(cpus);
-  TempDir dir;
+  TempDir dir("acpi");
   for (const AcpiTable& t : tables.tables) {
     if (t.signature == "RSD PTR ") continue;  // not an SDT: iasl -d rejects it; see below
     INFO(t.signature);
@@ -646,7 +626,7 @@ TEST_CASE("the DSDT describes COM1 and each virtio-mmio window from the list", "
   std::string iasl = require_iasl();
   AcpiTables tables =
       build(2, PlatformDescription{{com1(), virtio_window(0, 5), virtio_window(1, 20)}});
-  TempDir dir;
+  TempDir dir("acpi");
   Disassembly d = disassemble(iasl, dir, "DSDT", find_table(tables, "DSDT").bytes);
   check_clean_disassembly(d);
   INFO(d.dsl);
@@ -682,7 +662,7 @@ TEST_CASE("the DSDT describes the pvpanic port as QEMU does", "[acpi][iasl]") {
   std::string iasl = require_iasl();
   AcpiTables tables =
       build(1, PlatformDescription{{{PlatformDeviceKind::kPvPanic, layout::kPvPanicPort, 1, 0}}});
-  TempDir dir;
+  TempDir dir("acpi");
   Disassembly d = disassemble(iasl, dir, "DSDT", find_table(tables, "DSDT").bytes);
   check_clean_disassembly(d);
   INFO(d.dsl);
@@ -698,7 +678,7 @@ TEST_CASE("the DSDT describes the i8042 as a PNP0303 keyboard controller", "[acp
   PlatformDevice i8042{PlatformDeviceKind::kI8042, layout::kI8042DataPort, 5,
                        layout::kI8042KeyboardIrq};
   AcpiTables tables = build(1, PlatformDescription{{com1(), i8042}});
-  TempDir dir;
+  TempDir dir("acpi");
   Disassembly d = disassemble(iasl, dir, "DSDT", find_table(tables, "DSDT").bytes);
   check_clean_disassembly(d);
   INFO(d.dsl);
@@ -716,7 +696,7 @@ TEST_CASE("the DSDT describes the i8042 as a PNP0303 keyboard controller", "[acp
 TEST_CASE("the DSDT of an empty platform describes no device", "[acpi][iasl]") {
   std::string iasl = require_iasl();
   AcpiTables tables = build(1, PlatformDescription{});
-  TempDir dir;
+  TempDir dir("acpi");
   Disassembly d = disassemble(iasl, dir, "DSDT", find_table(tables, "DSDT").bytes);
   check_clean_disassembly(d);
   INFO(d.dsl);
@@ -745,7 +725,7 @@ TEST_CASE("iasl compiles the same RSDP, checksums included", "[acpi][iasl]") {
       "[0003] Reserved : 000000\n",
       text(rsdp, kRsdpOemId, 6), u8(rsdp, kRsdpRevision), u32(rsdp, kRsdpRsdtAddress),
       u32(rsdp, kRsdpLength), u64(rsdp, kRsdpXsdtAddress));
-  TempDir dir;
+  TempDir dir("acpi");
   std::ofstream(dir.path() / "rsdp.asl") << source;
   CommandResult run = run_iasl(iasl, dir, "rsdp.asl");
   INFO("iasl output:\n" << run.output);
@@ -764,7 +744,7 @@ TEST_CASE("iasl decodes a virtio-mmio Device built with the AML helpers", "[acpi
   aml::append(device_body, aml::name("_CRS", aml::resource_template(resources)));
   Bytes ssdt = make_table("SSDT", 2, aml::scope("\\_SB", aml::device("VR00", device_body)));
 
-  TempDir dir;
+  TempDir dir("acpi");
   Disassembly d = disassemble(iasl, dir, "SSDT", ssdt);
   check_clean_disassembly(d);
   INFO(d.dsl);
@@ -786,7 +766,7 @@ TEST_CASE("the iasl complaint check catches a bad checksum", "[acpi][iasl]") {
   AcpiTables tables = build(1);
   Bytes fadt = find_table(tables, "FACP").bytes;
   fadt[9] ^= 0x5a;
-  TempDir dir;
+  TempDir dir("acpi");
   Disassembly d = disassemble(iasl, dir, "FACP", fadt);
   INFO("iasl output:\n" << d.run.output);
   CHECK_FALSE(complaints(d.run.output).empty());

@@ -222,6 +222,10 @@ TEST_CASE("API: pre-boot rules and malformed requests get Firecracker's 400s") {
         "Invalid request method and/or path: DELETE /drives/a.");
   CHECK(fault(fixture.call("PUT", "/drives")) ==
         "Invalid request method and/or path: PUT /drives.");
+  CHECK(fault(fixture.call("PUT", "/nope", "")) ==
+        "Invalid request method and/or path: PUT /nope.");
+  CHECK(fault(fixture.call("PATCH", "/boot-source", "{}")) ==
+        "Invalid request method and/or path: PATCH /boot-source.");
   CHECK(fault(fixture.put("/balloon", {{"amount_mib", 1}})) ==
         "PUT /balloon: not supported by Wisp");
   CHECK(fault(fixture.call("PUT", "/boot-source", "")) == "Empty PUT request.");

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -28,6 +29,29 @@ class TempFile {
 
  private:
   std::string path_;
+};
+
+// A directory of the test's own under the temporary directory, removed with what is in it.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& stem) {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / ("wisp-" + stem + "-XXXXXX")).string();
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
 };
 
 }  // namespace wisp::test

@@ -24,6 +24,7 @@
 #include "devices/virtio/virtio_spec.h"
 #include "devices/virtio/vsock.h"
 #include "devices/virtio/vsock_packet.h"
+#include "tests/unit/temp_file.h"
 #include "tests/unit/test_memory.h"
 #include "tests/unit/virtio_fake_driver.h"
 
@@ -32,6 +33,7 @@ using namespace wisp::virtio;
 using wisp::test::FakeQueue;
 using wisp::test::make_guest_memory;
 using wisp::test::readable;
+using wisp::test::TempDir;
 using wisp::test::UsedElement;
 using wisp::test::writable;
 
@@ -49,26 +51,6 @@ constexpr size_t kTxSlots = 8;
 constexpr size_t kRxSlots = 16;
 constexpr uint32_t kHeaderBytes = sizeof(VsockHeader);
 constexpr uint32_t kHostPortBase = 1u << 30;
-
-// A directory of the test's own, removed with what is in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "wisp-vsock-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 sockaddr_un unix_address(const std::string& path) {
   sockaddr_un address{};
@@ -275,7 +257,7 @@ class Vsock {
     return {std::move(host), host_port};
   }
 
-  TempDir dir;
+  TempDir dir{"vsock"};
   std::string uds = dir.file("v.sock");
   GuestMemory memory = make_guest_memory({{0, kMemoryBytes}});
   test::RecordingIrq irq;
@@ -716,7 +698,7 @@ TEST_CASE("virtio-vsock: a driver reset closes every stream, and the listener st
 
 TEST_CASE("virtio-vsock: the socket file: an existing one is refused, the device's is removed",
           "[virtio-vsock]") {
-  TempDir dir;
+  TempDir dir("vsock");
   GuestMemory memory = make_guest_memory({{0, kMemoryBytes}});
   test::RecordingIrq irq;
   InlineWorker worker;

@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -16,7 +15,7 @@
 
 #include <fmt/format.h>
 
-extern char** environ;
+#include "tools/bench/process.h"
 
 namespace wisp::bench {
 namespace {
@@ -120,24 +119,10 @@ ControlStart measure_control_start(const std::vector<std::string>& argv,
                                    const std::string& kernel, const std::string& cmdline,
                                    const std::string& memory_mib) {
   ::unlink(socket_path.c_str());
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) give_up("pipe");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  std::vector<char*> args;
-  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-
   ControlStart result;
   auto started = Clock::now();
-  pid_t pid;
-  if (posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ) != 0)
-    give_up("cannot start " + argv[0]);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(out[1]);
+  int output_fd;
+  pid_t pid = spawn_with_output(argv, output_fd);
   int control = connect_when_ready(socket_path);
   result.socket_ms = ms_since(started);
   result.socket_cpu_ms = cpu_ms(pid);
@@ -160,12 +145,12 @@ ControlStart measure_control_start(const std::vector<std::string>& argv,
   std::string output;
   char buffer[4096];
   ssize_t n;
-  while (!whole_line(output) && (n = ::read(out[0], buffer, sizeof(buffer))) > 0)
+  while (!whole_line(output) && (n = ::read(output_fd, buffer, sizeof(buffer))) > 0)
     output.append(buffer, static_cast<size_t>(n));
   result.start_to_line_ms = ms_since(start_sent);
-  while (::read(out[0], buffer, sizeof(buffer)) > 0) {
+  while (::read(output_fd, buffer, sizeof(buffer)) > 0) {
   }
-  ::close(out[0]);
+  ::close(output_fd);
   ::close(control);
   int status = 0;
   ::waitpid(pid, &status, 0);

@@ -18,8 +18,7 @@ extern char** environ;
 
 namespace wisp::bench {
 
-Timed run_timed(const std::vector<std::string>& argv,
-                const std::function<void(pid_t)>& on_first_line) {
+pid_t spawn_with_output(const std::vector<std::string>& argv, int& output) {
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) std::abort();
   posix_spawn_file_actions_t actions;
@@ -30,13 +29,6 @@ Timed run_timed(const std::vector<std::string>& argv,
   std::vector<char*> args;
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
-
-  Timed timed;
-  auto start = std::chrono::steady_clock::now();
-  auto elapsed_ms = [&] {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-        .count();
-  };
   pid_t pid;
   if (posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ) != 0) {
     std::fprintf(stderr, "bench: cannot start %s\n", args[0]);
@@ -44,9 +36,23 @@ Timed run_timed(const std::vector<std::string>& argv,
   }
   posix_spawn_file_actions_destroy(&actions);
   ::close(out[1]);
+  output = out[0];
+  return pid;
+}
+
+Timed run_timed(const std::vector<std::string>& argv,
+                const std::function<void(pid_t)>& on_first_line) {
+  Timed timed;
+  auto start = std::chrono::steady_clock::now();
+  auto elapsed_ms = [&] {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+        .count();
+  };
+  int output_fd;
+  pid_t pid = spawn_with_output(argv, output_fd);
   char buffer[4096];
   ssize_t n;
-  while ((n = ::read(out[0], buffer, sizeof(buffer))) != 0) {
+  while ((n = ::read(output_fd, buffer, sizeof(buffer))) != 0) {
     if (n < 0) {
       if (errno == EINTR) continue;
       break;
@@ -62,7 +68,7 @@ Timed run_timed(const std::vector<std::string>& argv,
       if (on_first_line) on_first_line(pid);
     }
   }
-  ::close(out[0]);
+  ::close(output_fd);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

@@ -18,6 +18,10 @@ struct Timed {
   std::vector<double> line_ms;  // when each line of output was complete (its '\n' read)
 };
 
+// Starts argv with stdin and stderr on /dev/null and stdout into a pipe, whose reading end goes
+// to `output`; exits the benchmark when it cannot start.
+pid_t spawn_with_output(const std::vector<std::string>& argv, int& output);
+
 // Runs argv with stdin and stderr on /dev/null and stdout captured. `on_first_line`, if given,
 // is called with the child's pid when its first line arrives (the child is still running).
 Timed run_timed(const std::vector<std::string>& argv,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <span>
 
 #include "vmm/base/log.h"
 #include "vmm/config_json.h"
@@ -21,6 +22,17 @@ constexpr std::string_view kNotBeforeStart =
 // Firecracker's endpoints for devices and features Wisp does not have.
 constexpr std::string_view kUnsupportedEndpoints[] = {
     "balloon", "cpu-config", "entropy", "hotplug", "mmds", "pmem", "serial", "snapshot"};
+
+// The endpoints that take a body, by method.
+constexpr std::string_view kPutEndpoints[] = {
+    "actions", "boot-source",        "drives", "logger", "machine-config",
+    "metrics", "network-interfaces", "vsock"};
+constexpr std::string_view kPatchEndpoints[] = {"drives", "machine-config", "network-interfaces",
+                                                "vm"};
+
+bool is_one_of(std::span<const std::string_view> names, std::string_view name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
 
 HttpResponse no_content() {
   return {204, {}};
@@ -152,24 +164,23 @@ HttpResponse FirecrackerApi::route(const HttpRequest& request,
       return json_response(full);
     }
   }
-  if (std::find(std::begin(kUnsupportedEndpoints), std::end(kUnsupportedEndpoints), endpoint) !=
-      std::end(kUnsupportedEndpoints))
+  if (is_one_of(kUnsupportedEndpoints, endpoint))
     return bad_request(fmt::format("{} {}: not supported by Wisp", method, request.path));
   if (method != "PUT" && method != "PATCH") return invalid();
-
+  bool patch = method == "PATCH";
+  if (!(patch ? is_one_of(kPatchEndpoints, endpoint) : is_one_of(kPutEndpoints, endpoint)))
+    return invalid();
   bool with_id = endpoint == "drives" || endpoint == "network-interfaces";
   if (parts.size() != (with_id ? 2u : 1u)) return invalid();
   auto body = parse_body(request);
   if (!body) return bad_request(body.error().message());
-  bool patch = method == "PATCH";
   if (endpoint == "machine-config") return put_machine_config(*body, patch);
   if (endpoint == "drives")
     return patch ? patch_drive(parts[1], *body) : put_drive(parts[1], *body);
   if (endpoint == "network-interfaces")
     return patch ? patch_network_interface(parts[1], *body)
                  : put_network_interface(parts[1], *body);
-  if (endpoint == "vm" && patch) return patch_vm(*body);
-  if (patch) return invalid();
+  if (endpoint == "vm") return patch_vm(*body);
   if (endpoint == "boot-source") return put_boot_source(*body);
   if (endpoint == "vsock") return put_vsock(*body);
   if (endpoint == "logger") return put_logger(*body);

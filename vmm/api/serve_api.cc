@@ -1,8 +1,5 @@
 #include "vmm/api/serve_api.h"
 
-#include <signal.h>
-#include <sys/signalfd.h>
-
 #include "vmm/api/api_server.h"
 #include "vmm/api/firecracker_api.h"
 #include "vmm/config_json.h"
@@ -39,12 +36,7 @@ Result<void> apply_logger(const Command& logger) {
 // Stop signals before InstanceStart end the wait; blocked here, they stay blocked for the VM's
 // run, which takes them through its own signalfd.
 Result<Fd> watch_stop_signals(EventLoop& loop, bool& stopped) {
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&stop_signals, signal);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  Fd signals(::signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK));
-  if (!signals.valid()) return fail_errno("signalfd");
+  Fd signals = TRY(take_stop_signals());
   TRY(loop.watch(signals.get(), [&loop, &stopped] {
     stopped = true;
     loop.quit();

@@ -105,6 +105,16 @@ auto find_entry(Entries& entries, const std::string& id) {
                       [&](const auto& entry) { return entry.first == id; });
 }
 
+// A PUT of an ID again replaces what the first PUT stored, in its place.
+void store_by_id(std::vector<std::pair<std::string, Json>>& entries, const std::string& id,
+                 Json value) {
+  if (auto existing = find_entry(entries, id); existing != entries.end()) {
+    existing->second = std::move(value);
+  } else {
+    entries.emplace_back(id, std::move(value));
+  }
+}
+
 }  // namespace
 
 std::string json_text(const Json& value, int indent) {
@@ -250,11 +260,7 @@ HttpResponse FirecrackerApi::put_drive(const std::string& id, const Json& body) 
     if (root && other_id != id && drive.at("is_root_device").get<bool>())
       return bad_request("A root block device already exists!");
   }
-  if (auto existing = find_entry(drives_, id); existing != drives_.end()) {
-    existing->second = std::move(stored);
-  } else {
-    drives_.emplace_back(id, std::move(stored));
-  }
+  store_by_id(drives_, id, std::move(stored));
   return response;
 }
 
@@ -291,11 +297,7 @@ HttpResponse FirecrackerApi::put_network_interface(const std::string& id, const 
   HttpResponse response =
       store_section("network-interfaces", body, "network-interfaces/" + id, stored);
   if (response.status != 204) return response;
-  if (auto existing = find_entry(nics_, id); existing != nics_.end()) {
-    existing->second = std::move(stored);
-  } else {
-    nics_.emplace_back(id, std::move(stored));
-  }
+  store_by_id(nics_, id, std::move(stored));
   return response;
 }
 

@@ -18,6 +18,7 @@ PACKAGES=(
     acpica-tools                              # iasl, for the ACPI table tests
     util-linux                                # unshare: the /dev/kvm error tests, private network namespaces
     iproute2                                  # ip: the network tests' TAPs and addresses
+    procps                                    # pgrep, pkill: tests that find a running wisp
     gdb                                       # the gdb stub's tests
     qemu-system-common                        # virtiofsd: --share, and the virtio-fs tests
 )

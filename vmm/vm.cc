@@ -369,7 +369,10 @@ Result<void> Vm::pause() {
     return fail("the vCPUs did not pause within {} s", kPauseTimeout.count());
   }
   paused_clock_ = {};
-  TRY(checked_ioctl(vm_.fd(), KVM_GET_CLOCK, &paused_clock_, "KVM_GET_CLOCK"));
+  if (auto read = checked_ioctl(vm_.fd(), KVM_GET_CLOCK, &paused_clock_, "KVM_GET_CLOCK"); !read) {
+    pause_.release();  // not paused, then: the vCPUs go on
+    return std::unexpected(read.error());
+  }
   for (auto& vcpu : vcpus_) vcpu->tell_guest_it_was_paused();
   paused_ = true;
   log::info("VM paused");

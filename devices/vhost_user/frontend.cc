@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "devices/virtio/virtio_spec.h"
+#include "vmm/base/unix_address.h"
 
 namespace wisp::vhost_user {
 namespace {
@@ -66,17 +67,16 @@ Result<void> set_timeouts(int socket, std::chrono::milliseconds timeout) {
 Result<std::unique_ptr<Frontend>> Frontend::connect(
     const std::string& socket_path, std::chrono::milliseconds patience,
     const std::function<Result<void>()>& still_starting) {
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof(address.sun_path))
+  std::optional<sockaddr_un> address = unix_socket_address(socket_path);
+  if (!address)
     return fail("vhost-user socket {}: the path is longer than {} bytes", socket_path,
-                sizeof(address.sun_path) - 1);
-  std::memcpy(address.sun_path, socket_path.data(), socket_path.size());
+                kMaxUnixSocketPath);
   auto deadline = std::chrono::steady_clock::now() + patience;
   while (true) {
     Fd socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!socket.valid()) return fail_errno("socket");
-    if (::connect(socket.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0)
+    if (::connect(socket.get(), reinterpret_cast<const sockaddr*>(&*address), sizeof(*address)) ==
+        0)
       return adopt(std::move(socket), socket_path);
     int error = errno;
     bool not_yet = error == ENOENT || error == ECONNREFUSED;

@@ -11,6 +11,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "vmm/base/unix_address.h"
+
 namespace wisp::virtio {
 namespace {
 
@@ -80,15 +82,13 @@ bool write_chain(const GuestMemory& memory, const DescriptorChain& chain,
 Result<std::unique_ptr<VsockDevice>> VsockDevice::create(const GuestMemory& memory,
                                                          VsockDeviceOptions options, IrqLine& irq,
                                                          DeviceWorker& worker) {
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (options.uds_path.empty() || options.uds_path.size() >= sizeof(address.sun_path))
+  std::optional<sockaddr_un> address = unix_socket_address(options.uds_path);
+  if (options.uds_path.empty() || !address)
     return fail("vsock socket {}: a unix socket path has 1 to {} bytes", options.uds_path,
-                sizeof(address.sun_path) - 1);
-  std::memcpy(address.sun_path, options.uds_path.data(), options.uds_path.size());
+                kMaxUnixSocketPath);
   Fd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!listener.valid()) return fail_errno("vsock: socket");
-  if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+  if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&*address), sizeof(*address)) != 0) {
     int error = errno;
     if (error == EADDRINUSE)
       return fail("vsock socket {}: the file exists (a stale socket of an earlier run? remove it)",
@@ -378,20 +378,18 @@ void VsockDevice::handle_guest_request(const VsockHeader& header) {
     return queue_loose_reset(header);
   }
   std::string path = fmt::format("{}_{}", options_.uds_path, header.dst_port);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(address.sun_path)) {
+  std::optional<sockaddr_un> address = unix_socket_address(path);
+  if (!address) {
     warn(fmt::format("{} is too long for a unix socket path; connection refused", path));
     return queue_loose_reset(header);
   }
-  std::memcpy(address.sun_path, path.data(), path.size());
   Fd socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!socket.valid()) {
     warn(fmt::format("socket: {}", std::strerror(errno)));
     return queue_loose_reset(header);
   }
   // A unix socket connects at once or not at all (EAGAIN: the listener's backlog is full).
-  if (::connect(socket.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+  if (::connect(socket.get(), reinterpret_cast<sockaddr*>(&*address), sizeof(*address)) != 0) {
     log::debug("{}: guest port {} to host port {}: connect {}: {}", name(), header.src_port,
                header.dst_port, path, std::strerror(errno));
     return queue_loose_reset(header);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "vmm/base/log.h"
+#include "vmm/base/unix_address.h"
 
 namespace wisp::api {
 namespace {
@@ -18,15 +19,12 @@ constexpr size_t kReadChunk = 4096;
 }  // namespace
 
 Result<std::unique_ptr<ApiServer>> ApiServer::open(const std::string& path, FirecrackerApi& api) {
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof(address.sun_path))
-    return fail_usage("--api-sock {}: a socket path has 1 to {} bytes", path,
-                      sizeof(address.sun_path) - 1);
-  path.copy(address.sun_path, path.size());
+  std::optional<sockaddr_un> address = unix_socket_address(path);
+  if (path.empty() || !address)
+    return fail_usage("--api-sock {}: a socket path has 1 to {} bytes", path, kMaxUnixSocketPath);
   Fd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!listener.valid()) return fail_errno("socket for the API");
-  if (::bind(listener.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) < 0) {
+  if (::bind(listener.get(), reinterpret_cast<const sockaddr*>(&*address), sizeof(*address)) < 0) {
     if (errno == EADDRINUSE)
       return fail_usage("--api-sock {}: the file exists (a stale socket? remove it first)", path);
     return fail_errno(fmt::format("binding the API socket {}", path));

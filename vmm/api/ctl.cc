@@ -10,6 +10,7 @@
 #include "vmm/api/firecracker_api.h"
 #include "vmm/base/fd.h"
 #include "vmm/base/log.h"
+#include "vmm/base/unix_address.h"
 #include "vmm/exit_status.h"
 
 namespace wisp::api {
@@ -20,17 +21,15 @@ using Json = nlohmann::json;
 constexpr int kExitRefused = 1;
 
 Result<Fd> connect_to(const std::string& socket_path, int timeout_seconds) {
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (socket_path.empty() || socket_path.size() >= sizeof(address.sun_path))
-    return fail("{}: a socket path has 1 to {} bytes", socket_path, sizeof(address.sun_path) - 1);
-  socket_path.copy(address.sun_path, socket_path.size());
+  std::optional<sockaddr_un> address = unix_socket_address(socket_path);
+  if (socket_path.empty() || !address)
+    return fail("{}: a socket path has 1 to {} bytes", socket_path, kMaxUnixSocketPath);
   Fd socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!socket.valid()) return fail_errno("socket");
   timeval timeout{timeout_seconds, 0};
   ::setsockopt(socket.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   ::setsockopt(socket.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  if (::connect(socket.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) < 0)
+  if (::connect(socket.get(), reinterpret_cast<const sockaddr*>(&*address), sizeof(*address)) < 0)
     return fail_errno(fmt::format("connecting to the API socket {}", socket_path));
   return socket;
 }
